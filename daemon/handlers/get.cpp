@@ -1,0 +1,73 @@
+#include "daemon/handlers/handler.hpp"
+
+namespace omnicache::daemon {
+
+using protocol::Json;
+
+namespace {
+
+Json
+expiry(std::int64_t expires_ms)
+{
+  return expires_ms == 0 ? Json(nullptr) : Json(expires_ms);
+}
+
+} // namespace
+
+protocol::Reply
+handle_get(Context& context, const protocol::Request& request)
+{
+  const std::string tenant = tenant_of(request, context.settings);
+  const std::string key = key_of(request, context.settings);
+  const std::string layer = layer_of(request, false);
+  auto hit = context.reader.get(tenant, key, layer, store::now_ms());
+  if (!hit) {
+    return ok_reply(request, {{"found", false}});
+  }
+  auto reply = ok_reply(request, {{"found", true}, {"layer", hit->layer}, {"expires_ms", expiry(hit->expires_ms)}});
+  reply.value = std::move(hit->value);
+  return reply;
+}
+
+protocol::Reply
+handle_exists(Context& context, const protocol::Request& request)
+{
+  const std::string tenant = tenant_of(request, context.settings);
+  const std::string key = key_of(request, context.settings);
+  return ok_reply(request, {{"found", context.reader.exists(tenant, key, store::now_ms())}});
+}
+
+protocol::Reply
+handle_inspect(Context& context, const protocol::Request& request)
+{
+  const std::string tenant = tenant_of(request, context.settings);
+  const std::string key = key_of(request, context.settings);
+  const std::int64_t now = store::now_ms();
+  const auto info = context.reader.inspect(tenant, key, now);
+  if (!info) {
+    return ok_reply(request, {{"found", false}});
+  }
+  Json meta = nullptr;
+  if (!info->meta.empty()) {
+    meta = Json::parse(info->meta, nullptr, false);
+  }
+  return ok_reply(request, {{"found", true},
+                            {"entry",
+                             {
+                               {"tenant", info->tenant},
+                               {"layer", info->layer},
+                               {"key", info->key},
+                               {"raw_size", info->raw_size},
+                               {"stored_size", info->stored_size},
+                               {"compressed", info->compressed},
+                               {"created_ms", info->created_ms},
+                               {"expires_ms", expiry(info->expires_ms)},
+                               {"ttl_ms", info->expires_ms == 0 ? Json(nullptr) : Json(info->expires_ms - now)},
+                               {"access_ms", info->access_ms},
+                               {"hits", info->hits},
+                               {"tags", info->tags},
+                               {"meta", std::move(meta)},
+                             }}});
+}
+
+} // namespace omnicache::daemon

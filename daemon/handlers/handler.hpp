@@ -1,0 +1,101 @@
+#pragma once
+
+#include "daemon/metrics.hpp"
+#include "protocol/config.hpp"
+#include "protocol/message.hpp"
+#include "store/store.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// One operation = one handler, listed in one table (table.cpp). Handlers know
+// the store and the protocol, not sockets: a session hands them a request
+// and a context, and sends back whatever reply they produce.
+namespace omnicache::daemon {
+
+struct ServerInfo
+{
+  std::string socket;
+  std::string database;
+  std::string config_file;
+  bool foreground = false;
+  std::int64_t started_ms = 0; // wall clock
+  std::chrono::steady_clock::time_point started;
+};
+
+// Server-wide state every handler may use.
+struct Shared
+{
+  store::Store& store;
+  Metrics& metrics;
+  const ServerInfo& info;
+  std::function<void()> request_shutdown;
+};
+
+// What one call sees: the server, this thread's reader, and the settings in
+// force when the request arrived.
+struct Context
+{
+  Shared& shared;
+  store::Reader& reader;
+  const protocol::Settings& settings;
+};
+
+using Completion = std::function<void(protocol::Reply)>;
+
+enum class OpKind {
+  read,    // answered at once on the session's thread
+  write,   // queued to the writer; answered after commit. Consecutive writes
+           // of one connection go to the writer together, in order.
+  control, // answered at once, after every earlier request of the connection
+};
+
+struct OpSpec
+{
+  std::string_view name;
+  OpKind kind;
+  protocol::Reply (*sync)(Context&, const protocol::Request&);            // read and control
+  void (*async)(Context&, const protocol::Request&, Completion);          // write
+  std::string_view summary;
+};
+
+std::span<const OpSpec> op_table();
+const OpSpec* find_op(std::string_view name);
+std::size_t op_index(const OpSpec& spec);
+
+// Field helpers shared by the handlers. Each throws Error(bad_request) or
+// Error(too_large) naming the field and the limit.
+std::string tenant_of(const protocol::Request& request, const protocol::Settings& settings);
+std::string key_of(const protocol::Request& request, const protocol::Settings& settings, const char* field = "key");
+std::vector<std::string> keys_of(const protocol::Request& request, const protocol::Settings& settings);
+std::vector<std::string> tags_of(const protocol::Request& request, const protocol::Settings& settings);
+std::string layer_of(const protocol::Request& request, bool required_default);
+std::string pattern_of(const protocol::Request& request);
+
+protocol::Reply ok_reply(const protocol::Request& request, protocol::Json fields = protocol::Json::object());
+
+// Queues `apply` to the writer. Its result becomes the reply's fields once the
+// transaction holding it has committed; an exception becomes an error reply.
+void submit_write(Context& context, const protocol::Request& request,
+                  std::function<protocol::Json(store::Writer&)> apply, Completion done);
+
+// The handlers, one file each.
+protocol::Reply handle_hello(Context&, const protocol::Request&);
+protocol::Reply handle_ping(Context&, const protocol::Request&);
+protocol::Reply handle_get(Context&, const protocol::Request&);
+protocol::Reply handle_exists(Context&, const protocol::Request&);
+protocol::Reply handle_inspect(Context&, const protocol::Request&);
+protocol::Reply handle_keys(Context&, const protocol::Request&);
+protocol::Reply handle_stats(Context&, const protocol::Request&);
+protocol::Reply handle_shutdown(Context&, const protocol::Request&);
+void handle_set(Context&, const protocol::Request&, Completion);
+void handle_del(Context&, const protocol::Request&, Completion);
+void handle_invalidate(Context&, const protocol::Request&, Completion);
+void handle_flush(Context&, const protocol::Request&, Completion);
+
+} // namespace omnicache::daemon

@@ -1,0 +1,125 @@
+#include "daemon/handlers/handler.hpp"
+
+#include "omnicache_version.hpp"
+#include "protocol/layers.hpp"
+
+#include <unistd.h>
+
+namespace omnicache::daemon {
+
+using protocol::Json;
+
+namespace {
+
+void
+add(store::ScopeStats& sum, const store::ScopeStats& part)
+{
+  for (std::size_t i = 0; i < store::k_counter_count; ++i) {
+    sum.counters[i] += part.counters[i];
+  }
+  sum.gauges += part.gauges;
+}
+
+Json
+figures(const store::ScopeStats& stats)
+{
+  Json out = {
+    {"entries", stats.gauges.entries},
+    {"raw_bytes", stats.gauges.raw_bytes},
+    {"stored_bytes", stats.gauges.stored_bytes},
+    {"key_bytes", stats.gauges.key_bytes},
+  };
+  for (const auto& info : store::k_counter_info) {
+    out[std::string(info.name)] = stats.counters[static_cast<std::size_t>(info.id)];
+  }
+  const auto hits = stats.counters[static_cast<std::size_t>(store::Counter::hits)];
+  const auto misses = stats.counters[static_cast<std::size_t>(store::Counter::misses)];
+  out["hit_rate"] = hits + misses == 0 ? 0.0 : static_cast<double>(hits) / static_cast<double>(hits + misses);
+  return out;
+}
+
+Json
+server_figures(const Context& context)
+{
+  const auto& m = context.shared.metrics;
+  const auto& info = context.shared.info;
+  const auto uptime = std::chrono::steady_clock::now() - info.started;
+  return {
+    {"version", k_version},
+    {"pid", getpid()},
+    {"started_ms", info.started_ms},
+    {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(uptime).count()},
+    {"socket", info.socket},
+    {"database", info.database},
+    {"connections", m.connections.load()},
+    {"connections_total", m.connections_total.load()},
+    {"connections_rejected", m.connections_rejected.load()},
+    {"requests", m.requests.load()},
+    {"errors", m.errors.load()},
+    {"write_queue", context.shared.store.queued()},
+  };
+}
+
+Json
+operation_figures(const Context& context)
+{
+  Json out = Json::object();
+  for (const auto& op : op_table()) {
+    const auto& histogram = context.shared.metrics.latency(op_index(op));
+    const auto count = histogram.count();
+    if (count == 0) {
+      continue;
+    }
+    auto micros = [](std::chrono::nanoseconds ns) { return static_cast<double>(ns.count()) / 1000.0; };
+    out[std::string(op.name)] = {
+      {"count", count},
+      {"p50_us", micros(histogram.quantile(0.50))},
+      {"p99_us", micros(histogram.quantile(0.99))},
+    };
+  }
+  return out;
+}
+
+} // namespace
+
+protocol::Reply
+handle_stats(Context& context, const protocol::Request& request)
+{
+  const std::string tenant = tenant_of(request, context.settings);
+  const bool all = protocol::optional_bool(request.header, "all_tenants", false);
+
+  store::ScopeStats total;
+  std::map<std::string, store::ScopeStats> layers;
+  std::map<std::string, store::ScopeStats> tenants;
+  for (auto name : protocol::k_layer_names) {
+    layers[std::string(name)];
+  }
+  for (const auto& [scope, stats] : context.shared.store.stats().snapshot()) {
+    if (!all && scope.first != tenant) {
+      continue;
+    }
+    add(total, stats);
+    add(layers[scope.second], stats);
+    add(tenants[scope.first], stats);
+  }
+
+  Json reply = {
+    {"tenant", all ? Json(nullptr) : Json(tenant)},
+    {"server", server_figures(context)},
+    {"totals", figures(total)},
+    {"layers", Json::object()},
+    {"operations", operation_figures(context)},
+  };
+  for (const auto& [name, stats] : layers) {
+    reply["layers"][name] = figures(stats);
+  }
+  if (all) {
+    reply["tenants"] = Json::object();
+    for (const auto& [name, stats] : tenants) {
+      reply["tenants"][name] = figures(stats);
+    }
+  }
+  return ok_reply(request, std::move(reply));
+}
+
+} // namespace omnicache::daemon

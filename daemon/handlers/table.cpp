@@ -1,0 +1,51 @@
+#include "daemon/handlers/handler.hpp"
+
+#include <array>
+
+namespace omnicache::daemon {
+
+namespace {
+
+// clang-format off
+constexpr std::array k_ops{
+  OpSpec{"hello",      OpKind::control, handle_hello,    nullptr,           "protocol version, server capabilities and limits"},
+  OpSpec{"ping",       OpKind::read,    handle_ping,     nullptr,           "round trip; the server's clock"},
+  OpSpec{"get",        OpKind::read,    handle_get,      nullptr,           "the value of a live key"},
+  OpSpec{"exists",     OpKind::read,    handle_exists,   nullptr,           "whether a key is live"},
+  OpSpec{"inspect",    OpKind::read,    handle_inspect,  nullptr,           "an entry's metadata"},
+  OpSpec{"keys",       OpKind::read,    handle_keys,     nullptr,           "live keys by glob, tag and layer, a page at a time"},
+  OpSpec{"stats",      OpKind::read,    handle_stats,    nullptr,           "counters, sizes and latencies"},
+  OpSpec{"set",        OpKind::write,   nullptr,         handle_set,        "store a value with TTL, layer and tags"},
+  OpSpec{"del",        OpKind::write,   nullptr,         handle_del,        "remove keys"},
+  OpSpec{"invalidate", OpKind::write,   nullptr,         handle_invalidate, "remove entries by tag, pattern and layer"},
+  OpSpec{"flush",      OpKind::write,   nullptr,         handle_flush,      "remove every entry of a tenant, or of all"},
+  OpSpec{"shutdown",   OpKind::control, handle_shutdown, nullptr,           "stop the daemon after the requests in flight"},
+};
+// clang-format on
+
+} // namespace
+
+std::span<const OpSpec>
+op_table()
+{
+  return k_ops;
+}
+
+const OpSpec*
+find_op(std::string_view name)
+{
+  for (const auto& op : k_ops) {
+    if (op.name == name) {
+      return &op;
+    }
+  }
+  return nullptr;
+}
+
+std::size_t
+op_index(const OpSpec& spec)
+{
+  return static_cast<std::size_t>(&spec - k_ops.data());
+}
+
+} // namespace omnicache::daemon

@@ -1,0 +1,67 @@
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+// Process-level concerns of the daemon: lock files, the socket's folder,
+// detaching from the terminal, file descriptor limits.
+namespace omnicache::daemon {
+
+// A failure to start, with a message for the person who started us.
+class StartupError : public std::runtime_error
+{
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// An exclusive flock() held for the life of the process. The file records the
+// holder's pid so that a second daemon can say who is in the way.
+class LockFile
+{
+public:
+  LockFile() = default;
+  // Throws StartupError naming `what` when another process holds the lock.
+  LockFile(const std::string& path, const std::string& what);
+  ~LockFile();
+  LockFile(LockFile&& other) noexcept;
+  LockFile& operator=(LockFile&& other) noexcept;
+  LockFile(const LockFile&) = delete;
+  LockFile& operator=(const LockFile&) = delete;
+  void write_pid();
+
+private:
+  int m_fd = -1;
+  std::string m_path;
+};
+
+// Creates the socket's folder (0700) when missing; refuses one that is a
+// symlink, not a directory, owned by another user, or writable by others.
+void prepare_socket_directory(const std::string& socket_path);
+
+// Creates the database's folder (0700) when missing.
+void prepare_database_directory(const std::string& database_path);
+
+// Removes a stale socket file left by a daemon that died. Refuses to remove
+// anything that is not a socket.
+void remove_stale_socket(const std::string& socket_path);
+
+// Raises the soft limit on open files to the hard limit, so that
+// limits.max_connections can be reached.
+void raise_file_limit();
+
+// Background start: forks. The parent waits until the child calls
+// Detached::ready() (exit 0) or Detached::fail(message) (prints it, exit 1).
+// The child starts a new session, moves to /, and sends stdin to /dev/null
+// and stdout and stderr to `log_path`.
+class Detached
+{
+public:
+  static Detached detach(const std::string& log_path);
+  void ready();
+  void fail(const std::string& message);
+
+private:
+  int m_fd = -1;
+};
+
+} // namespace omnicache::daemon

@@ -1,0 +1,70 @@
+#include "daemon/metrics.hpp"
+
+#include <bit>
+
+namespace omnicache::daemon {
+
+std::size_t
+LatencyHistogram::bucket_of(std::uint64_t ns)
+{
+  if (ns < (1u << k_sub_bits)) {
+    return static_cast<std::size_t>(ns);
+  }
+  const int exponent = std::bit_width(ns) - 1 - k_sub_bits;
+  const std::uint64_t mantissa = (ns >> exponent) & ((1u << k_sub_bits) - 1);
+  const std::size_t bucket = (static_cast<std::size_t>(exponent + 1) << k_sub_bits) + mantissa;
+  return bucket < k_buckets ? bucket : k_buckets - 1;
+}
+
+std::uint64_t
+LatencyHistogram::upper_edge(std::size_t bucket)
+{
+  if (bucket < (1u << k_sub_bits)) {
+    return bucket + 1;
+  }
+  const std::size_t exponent = (bucket >> k_sub_bits) - 1;
+  const std::uint64_t mantissa = (bucket & ((1u << k_sub_bits) - 1)) | (1u << k_sub_bits);
+  return (mantissa + 1) << exponent;
+}
+
+void
+LatencyHistogram::record(std::chrono::nanoseconds elapsed)
+{
+  const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed.count()));
+  m_buckets[bucket_of(ns)].fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t
+LatencyHistogram::count() const
+{
+  std::uint64_t total = 0;
+  for (const auto& bucket : m_buckets) {
+    total += bucket.load(std::memory_order_relaxed);
+  }
+  return total;
+}
+
+std::chrono::nanoseconds
+LatencyHistogram::quantile(double q) const
+{
+  const std::uint64_t total = count();
+  if (total == 0) {
+    return std::chrono::nanoseconds(0);
+  }
+  const auto rank = static_cast<std::uint64_t>(q * static_cast<double>(total) + 0.5);
+  std::uint64_t seen = 0;
+  for (std::size_t i = 0; i < k_buckets; ++i) {
+    seen += m_buckets[i].load(std::memory_order_relaxed);
+    if (seen >= std::max<std::uint64_t>(rank, 1)) {
+      return std::chrono::nanoseconds(upper_edge(i));
+    }
+  }
+  return std::chrono::nanoseconds(upper_edge(k_buckets - 1));
+}
+
+Metrics::Metrics(std::size_t operations)
+  : m_latency(std::make_unique<LatencyHistogram[]>(operations))
+{
+}
+
+} // namespace omnicache::daemon

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+// Server figures that live only as long as the process: connections,
+// requests, and latency per operation (counters that must survive a restart
+// are in store::Stats).
+namespace omnicache::daemon {
+
+// Log-linear buckets: 8 per power of two, so a percentile is within 12.5%.
+// Lock-free; any thread may record while another reads.
+class LatencyHistogram
+{
+public:
+  void record(std::chrono::nanoseconds elapsed);
+  std::uint64_t count() const;
+  // The upper edge of the bucket holding the q-th quantile (0 < q <= 1).
+  std::chrono::nanoseconds quantile(double q) const;
+
+private:
+  static constexpr int k_sub_bits = 3;
+  static constexpr std::size_t k_buckets = 64 << k_sub_bits;
+  static std::size_t bucket_of(std::uint64_t ns);
+  static std::uint64_t upper_edge(std::size_t bucket);
+  std::array<std::atomic<std::uint64_t>, k_buckets> m_buckets{};
+};
+
+class Metrics
+{
+public:
+  explicit Metrics(std::size_t operations);
+
+  LatencyHistogram& latency(std::size_t op) { return m_latency[op]; }
+  const LatencyHistogram& latency(std::size_t op) const { return m_latency[op]; }
+
+  std::atomic<std::uint64_t> connections{0};          // open now
+  std::atomic<std::uint64_t> connections_total{0};    // accepted since start
+  std::atomic<std::uint64_t> connections_rejected{0}; // refused: over the cap, or a foreign uid
+  std::atomic<std::uint64_t> requests{0};
+  std::atomic<std::uint64_t> errors{0};               // error replies
+  std::atomic<std::int64_t> last_activity_ms{0};      // steady clock, for the idle timeout
+
+private:
+  std::unique_ptr<LatencyHistogram[]> m_latency;
+};
+
+} // namespace omnicache::daemon

@@ -1,0 +1,331 @@
+#include "daemon/server.hpp"
+
+#include "daemon/log.hpp"
+#include "omnicache_version.hpp"
+#include "protocol/units.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/core.h>
+
+#include <csignal>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace omnicache::daemon {
+
+namespace {
+
+constexpr auto k_tick = std::chrono::milliseconds(200);
+constexpr auto k_drain_timeout = std::chrono::seconds(10);
+
+std::int64_t
+steady_ms()
+{
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+bool
+same_user(int fd)
+{
+  ucred peer{};
+  socklen_t length = sizeof peer;
+  return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &length) == 0 && peer.uid == geteuid();
+}
+
+} // namespace
+
+Server::Server(protocol::ConfigSources sources, protocol::Config config, bool foreground)
+  : m_sources(std::move(sources)),
+    m_config(std::make_shared<const protocol::Config>(std::move(config))),
+    m_foreground(foreground),
+    m_metrics(op_table().size())
+{
+}
+
+Server::~Server()
+{
+  for (auto& worker : m_workers) {
+    worker->io.stop();
+  }
+  for (auto& thread : m_threads) {
+    if (thread.joinable()) {
+      thread.join();
+    }
+  }
+  m_workers.clear();
+  if (m_store) {
+    m_store->stop();
+  }
+  if (m_listening) {
+    unlink(m_info.socket.c_str());
+  }
+}
+
+store::StoreLimits
+Server::store_limits(const protocol::Settings& s) const
+{
+  store::StoreLimits limits;
+  limits.max_bytes = s.max_bytes;
+  limits.max_entries = s.max_entries;
+  limits.compress_threshold = s.compress_threshold;
+  limits.compress_level = static_cast<int>(s.compress_level);
+  limits.sweep_interval_ms = s.sweep_interval_ms == 0 ? 1000 : s.sweep_interval_ms;
+  limits.sweep_budget_ms = s.sweep_budget_ms;
+  return limits;
+}
+
+void
+Server::open()
+{
+  const auto& s = m_config->settings();
+  m_info.socket = s.socket;
+  m_info.database = s.database;
+  m_info.config_file = m_config->file();
+  m_info.foreground = m_foreground;
+  m_info.started_ms = store::now_ms();
+  m_info.started = std::chrono::steady_clock::now();
+
+  prepare_database_directory(s.database);
+  prepare_socket_directory(s.socket);
+  m_database_lock = LockFile(s.database + ".lock", "the database " + s.database);
+  m_socket_lock = LockFile(s.socket + ".lock", "the socket " + s.socket);
+  m_database_lock.write_pid();
+  m_socket_lock.write_pid();
+  raise_file_limit();
+
+  store::StoreOptions options;
+  options.path = s.database;
+  options.sync = s.sync;
+  options.limits = store_limits(s);
+  options.on_error = [](const std::string& message) { log::error("{}", message); };
+  m_store = std::make_unique<store::Store>(std::move(options));
+  m_shared = std::make_unique<Shared>(Shared{*m_store, m_metrics, m_info, [this] { request_shutdown(); }});
+
+  for (std::uint64_t i = 0; i < s.io_threads; ++i) {
+    auto worker = std::make_unique<Worker>();
+    worker->reader = m_store->open_reader();
+    worker->config = m_config;
+    m_workers.push_back(std::move(worker));
+  }
+
+  remove_stale_socket(s.socket);
+  m_acceptor.emplace(main_worker().io);
+  m_acceptor->open();
+  const mode_t old_mask = umask(0177); // the socket is created 0600
+  boost::system::error_code ec;
+  m_acceptor->bind(boost::asio::local::stream_protocol::endpoint(s.socket), ec);
+  umask(old_mask);
+  if (ec) {
+    throw StartupError(fmt::format("cannot listen on {}: {}", s.socket, ec.message()));
+  }
+  m_listening = true;
+  chmod(s.socket.c_str(), 0600);
+  m_acceptor->listen(boost::asio::socket_base::max_listen_connections);
+}
+
+void
+Server::run()
+{
+  std::signal(SIGPIPE, SIG_IGN);
+  m_signals.emplace(main_worker().io, SIGTERM, SIGINT, SIGHUP);
+  wait_for_signal();
+  m_timer.emplace(main_worker().io);
+  schedule_tick();
+  m_metrics.last_activity_ms = steady_ms();
+  m_store->start();
+  accept();
+
+  log::info("omnicached {} serving {} (database {}, pid {}, {} thread{})", k_version, m_info.socket,
+            m_info.database, getpid(), m_workers.size(), m_workers.size() == 1 ? "" : "s");
+
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards;
+  for (auto& worker : m_workers) {
+    guards.push_back(boost::asio::make_work_guard(worker->io));
+  }
+  for (std::size_t i = 1; i < m_workers.size(); ++i) {
+    m_threads.emplace_back([&io = m_workers[i]->io] { io.run(); });
+  }
+  // Until begin_shutdown() has drained the sessions and stopped the store.
+  main_worker().io.run();
+  for (auto& worker : m_workers) {
+    worker->io.stop();
+  }
+  for (auto& thread : m_threads) {
+    thread.join();
+  }
+  m_threads.clear();
+  log::info("omnicached stopped");
+}
+
+void
+Server::accept()
+{
+  Worker& worker = *m_workers[m_next_worker];
+  m_next_worker = (m_next_worker + 1) % m_workers.size();
+  m_acceptor->async_accept(worker.io, [this, &worker](const boost::system::error_code& ec, Socket socket) {
+    if (ec) {
+      if (ec == boost::asio::error::operation_aborted) {
+        return;
+      }
+      log::warn("accept failed: {}", ec.message());
+      if (ec == boost::asio::error::no_descriptors) {
+        m_metrics.connections_rejected.fetch_add(1);
+      }
+    } else {
+      admit(std::move(socket), worker);
+    }
+    if (!m_stopping) {
+      accept();
+    }
+  });
+}
+
+void
+Server::admit(Socket socket, Worker& worker)
+{
+  if (!same_user(socket.native_handle())) {
+    m_metrics.connections_rejected.fetch_add(1);
+    log::warn("refused a connection from another user");
+    return;
+  }
+  const auto& s = m_config->settings();
+  if (m_metrics.connections.load() >= s.max_connections) {
+    m_metrics.connections_rejected.fetch_add(1);
+    std::string frame;
+    protocol::append_reply(frame, protocol::make_error(0, protocol::ErrorCode::busy,
+                                                       fmt::format("too many connections (limits.max_connections = {})",
+                                                                   s.max_connections)));
+    boost::system::error_code ignored;
+    boost::asio::write(socket, boost::asio::buffer(frame), ignored);
+    return;
+  }
+  m_metrics.connections.fetch_add(1);
+  m_metrics.connections_total.fetch_add(1);
+  m_metrics.last_activity_ms = steady_ms();
+  boost::asio::post(worker.io, [this, &worker, socket = std::move(socket)]() mutable {
+    auto session = std::make_shared<Session>(std::move(socket), worker, *m_shared);
+    std::erase_if(worker.sessions, [](const auto& weak) { return weak.expired(); });
+    worker.sessions.push_back(session);
+    session->start();
+  });
+}
+
+void
+Server::wait_for_signal()
+{
+  m_signals->async_wait([this](const boost::system::error_code& ec, int signal) {
+    if (ec) {
+      return;
+    }
+    if (signal == SIGHUP) {
+      reload();
+    } else {
+      log::info("received {}; finishing requests in flight", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+      begin_shutdown();
+    }
+    wait_for_signal();
+  });
+}
+
+void
+Server::reload()
+{
+  std::shared_ptr<const protocol::Config> fresh;
+  try {
+    fresh = std::make_shared<const protocol::Config>(protocol::Config::load(m_sources));
+  } catch (const std::exception& e) {
+    log::error("SIGHUP: keeping the current configuration: {}", e.what());
+    return;
+  }
+  const auto changed = m_config->changed_keys(*fresh);
+  for (const auto& key : changed) {
+    const auto* spec = protocol::find_setting(key);
+    if (spec != nullptr && spec->live) {
+      log::info("SIGHUP: {} = {}", key, protocol::setting_text(*spec, fresh->settings()));
+    } else {
+      log::warn("SIGHUP: {} changed; it takes effect when the daemon restarts", key);
+    }
+  }
+  if (changed.empty()) {
+    log::info("SIGHUP: configuration unchanged");
+  }
+  log::set_level(log::parse_level(fresh->settings().log_level));
+  m_store->set_limits(store_limits(fresh->settings()));
+  m_config = fresh;
+  for (auto& worker : m_workers) {
+    boost::asio::post(worker->io, [&worker = *worker, fresh] { worker.config = fresh; });
+  }
+}
+
+void
+Server::schedule_tick()
+{
+  m_timer->expires_after(k_tick);
+  m_timer->async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) {
+      tick();
+    }
+  });
+}
+
+void
+Server::tick()
+{
+  if (m_stopping) {
+    const bool drained = m_metrics.connections.load() == 0;
+    if (drained || std::chrono::steady_clock::now() >= m_stop_deadline) {
+      if (!drained) {
+        log::warn("closing {} connections that did not finish in time", m_metrics.connections.load());
+      }
+      m_store->stop();
+      m_signals->cancel();
+      main_worker().io.stop();
+      return;
+    }
+    schedule_tick();
+    return;
+  }
+  const auto idle_timeout = m_config->settings().idle_timeout_ms;
+  if (!m_foreground && idle_timeout > 0 && m_metrics.connections.load() == 0
+      && steady_ms() - m_metrics.last_activity_ms.load() >= idle_timeout) {
+    log::info("no clients for {}; exiting", protocol::format_duration_ms(idle_timeout));
+    begin_shutdown();
+  }
+  schedule_tick();
+}
+
+void
+Server::request_shutdown()
+{
+  boost::asio::post(main_worker().io, [this] { begin_shutdown(); });
+}
+
+void
+Server::begin_shutdown()
+{
+  if (m_stopping) {
+    return;
+  }
+  m_stopping = true;
+  m_stop_deadline = std::chrono::steady_clock::now() + k_drain_timeout;
+  boost::system::error_code ignored;
+  m_acceptor->close(ignored);
+  // New clients now find no socket rather than a socket nobody answers.
+  unlink(m_info.socket.c_str());
+  m_listening = false;
+  for (auto& worker : m_workers) {
+    boost::asio::post(worker->io, [&worker = *worker] {
+      for (const auto& weak : worker.sessions) {
+        if (auto session = weak.lock()) {
+          session->drain();
+        }
+      }
+    });
+  }
+}
+
+} // namespace omnicache::daemon

@@ -1,0 +1,74 @@
+#pragma once
+
+#include "daemon/handlers/handler.hpp"
+#include "daemon/lifetime.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/session.hpp"
+#include "protocol/config.hpp"
+#include "store/store.hpp"
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace omnicache::daemon {
+
+// The daemon: owns the locks, the store, the listening socket and the serving
+// threads. Thread 0 also accepts connections and handles signals and timers.
+class Server
+{
+public:
+  Server(protocol::ConfigSources sources, protocol::Config config, bool foreground);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Takes the locks, opens the database and listens. Throws StartupError or
+  // protocol::Error; nothing is served until run().
+  void open();
+  // Serves until SIGTERM, SIGINT, a shutdown request or the idle timeout.
+  void run();
+  // Thread-safe.
+  void request_shutdown();
+
+private:
+  using Acceptor = boost::asio::local::stream_protocol::acceptor;
+  using Socket = boost::asio::local::stream_protocol::socket;
+
+  Worker& main_worker() { return *m_workers.front(); }
+  void accept();
+  void admit(Socket socket, Worker& worker);
+  void wait_for_signal();
+  void reload();
+  void schedule_tick();
+  void tick();
+  void begin_shutdown();
+  store::StoreLimits store_limits(const protocol::Settings& settings) const;
+
+  protocol::ConfigSources m_sources;
+  std::shared_ptr<const protocol::Config> m_config;
+  bool m_foreground;
+  ServerInfo m_info;
+  LockFile m_database_lock;
+  LockFile m_socket_lock;
+  std::unique_ptr<store::Store> m_store;
+  Metrics m_metrics;
+  std::unique_ptr<Shared> m_shared;
+  std::vector<std::unique_ptr<Worker>> m_workers;
+  std::vector<std::thread> m_threads;
+  std::optional<Acceptor> m_acceptor;
+  std::optional<boost::asio::signal_set> m_signals;
+  std::optional<boost::asio::steady_timer> m_timer;
+  std::size_t m_next_worker = 0;
+  bool m_stopping = false;
+  std::chrono::steady_clock::time_point m_stop_deadline;
+  bool m_listening = false;
+};
+
+} // namespace omnicache::daemon

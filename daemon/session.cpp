@@ -1,0 +1,289 @@
+#include "daemon/session.hpp"
+
+#include "daemon/log.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/core.h>
+
+namespace omnicache::daemon {
+
+using protocol::Error;
+using protocol::ErrorCode;
+
+namespace {
+
+constexpr std::size_t k_read_chunk = 64 << 10;
+constexpr std::size_t k_max_read_chunk = 16 << 20;
+// Replies a client has not read yet, past which we stop reading its requests.
+constexpr std::size_t k_max_unsent = 8 << 20;
+
+std::int64_t
+steady_ms()
+{
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+} // namespace
+
+Session::Session(Socket socket, Worker& worker, Shared& shared)
+  : m_socket(std::move(socket)),
+    m_worker(worker),
+    m_shared(shared)
+{
+}
+
+Session::~Session()
+{
+  m_shared.metrics.connections.fetch_sub(1);
+  m_shared.metrics.last_activity_ms = steady_ms();
+}
+
+void
+Session::start()
+{
+  advance();
+}
+
+void
+Session::drain()
+{
+  if (m_closed || m_eof) {
+    return;
+  }
+  m_eof = true;
+  boost::system::error_code ignored;
+  // Wakes a pending read with end-of-file; replies can still be written.
+  m_socket.shutdown(Socket::shutdown_receive, ignored);
+  advance();
+}
+
+void
+Session::advance()
+{
+  if (m_closed) {
+    return;
+  }
+  take_frames();
+  pump();
+  flush();
+  read_more();
+  close_when_done();
+}
+
+void
+Session::take_frames()
+{
+  if (m_closing) {
+    return;
+  }
+  const auto& s = settings();
+  m_frames.set_limits({static_cast<std::uint32_t>(s.max_frame_bytes), static_cast<std::uint32_t>(s.max_header_bytes)});
+  while (m_slots.size() < s.max_in_flight && !m_closing) {
+    std::optional<std::string_view> body;
+    try {
+      body = m_frames.next();
+    } catch (const Error& e) {
+      // The body was not read, so the stream cannot be followed any further.
+      add_error(0, e.code(), e.what());
+      m_closing = true;
+      return;
+    }
+    if (!body) {
+      return;
+    }
+    add_request(*body);
+  }
+}
+
+void
+Session::add_error(std::uint64_t id, ErrorCode code, std::string message)
+{
+  Slot failed;
+  failed.state = Slot::State::done;
+  failed.reply = protocol::make_error(id, code, std::move(message));
+  m_slots.push_back(std::move(failed));
+}
+
+void
+Session::add_request(std::string_view body)
+{
+  m_shared.metrics.requests.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t id = 0;
+  Slot request_slot;
+  request_slot.started = std::chrono::steady_clock::now();
+  try {
+    request_slot.request = protocol::parse_request(protocol::split_body(body, static_cast<std::uint32_t>(settings().max_header_bytes)), id);
+    request_slot.op = find_op(request_slot.request.op);
+    if (request_slot.op == nullptr) {
+      throw Error(ErrorCode::unsupported, fmt::format("unknown operation '{}'", request_slot.request.op));
+    }
+  } catch (const Error& e) {
+    add_error(id, e.code(), e.what());
+    if (e.code() == ErrorCode::bad_frame) {
+      m_closing = true;
+    }
+    return;
+  }
+  const std::uint64_t seq = end_seq();
+  m_slots.push_back(std::move(request_slot));
+  pump();
+  if (seq >= m_next_start) {
+    // It has to wait its turn: keep its value past the read buffer's next move.
+    Slot& waiting = slot(seq);
+    waiting.owned_value.assign(waiting.request.value);
+    waiting.request.value = waiting.owned_value;
+  }
+}
+
+bool
+Session::can_start(const Slot& candidate) const
+{
+  return candidate.op->kind == OpKind::write ? m_running_reads == 0 : m_running == 0;
+}
+
+void
+Session::pump()
+{
+  while (m_next_start < end_seq()) {
+    Slot& next = slot(m_next_start);
+    if (next.state == Slot::State::done) { // an error answered on arrival
+      ++m_next_start;
+      continue;
+    }
+    if (!can_start(next)) {
+      return;
+    }
+    start(m_next_start++);
+  }
+}
+
+void
+Session::start(std::uint64_t seq)
+{
+  Slot& current = slot(seq);
+  current.state = Slot::State::running;
+  ++m_running;
+  if (current.op->kind != OpKind::write) {
+    ++m_running_reads;
+  }
+  Context context{m_shared, *m_worker.reader, settings()};
+  try {
+    if (current.op->sync != nullptr) {
+      finish(seq, current.op->sync(context, current.request));
+      return;
+    }
+    current.op->async(context, current.request, [self = shared_from_this(), seq](protocol::Reply reply) {
+      auto& session = *self;
+      boost::asio::post(session.m_socket.get_executor(), [self = std::move(self), seq, reply = std::move(reply)]() mutable {
+        self->finish(seq, std::move(reply));
+        self->advance();
+      });
+    });
+  } catch (const Error& e) {
+    finish(seq, protocol::make_error(current.request.id, e.code(), e.what()));
+  } catch (const std::exception& e) {
+    log::error("{} failed: {}", current.request.op, e.what());
+    finish(seq, protocol::make_error(current.request.id, ErrorCode::internal, e.what()));
+  }
+}
+
+void
+Session::finish(std::uint64_t seq, protocol::Reply reply)
+{
+  if (m_closed) {
+    return;
+  }
+  Slot& done = slot(seq);
+  done.state = Slot::State::done;
+  done.reply = std::move(reply);
+  done.owned_value.clear();
+  --m_running;
+  if (done.op->kind != OpKind::write) {
+    --m_running_reads;
+  }
+  m_shared.metrics.latency(op_index(*done.op)).record(std::chrono::steady_clock::now() - done.started);
+}
+
+void
+Session::flush()
+{
+  while (!m_slots.empty() && m_slots.front().state == Slot::State::done) {
+    const auto& reply = m_slots.front().reply;
+    if (!reply.ok) {
+      m_shared.metrics.errors.fetch_add(1, std::memory_order_relaxed);
+    }
+    protocol::append_reply(m_out, reply);
+    m_slots.pop_front();
+    ++m_first_seq;
+  }
+  if (m_writing || m_out.empty()) {
+    return;
+  }
+  m_writing = true;
+  std::swap(m_out, m_sending);
+  boost::asio::async_write(m_socket, boost::asio::buffer(m_sending),
+                           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
+                             self->m_writing = false;
+                             self->m_sending.clear();
+                             if (ec) {
+                               self->close();
+                               return;
+                             }
+                             self->advance();
+                           });
+}
+
+void
+Session::read_more()
+{
+  if (m_reading || m_eof || m_closing || m_closed) {
+    return;
+  }
+  if (m_slots.size() >= settings().max_in_flight || m_out.size() + m_sending.size() > k_max_unsent) {
+    return; // resumed when replies drain
+  }
+  std::size_t chunk = k_read_chunk;
+  if (const auto missing = m_frames.missing(); missing > chunk) {
+    chunk = std::min(missing, k_max_read_chunk);
+  }
+  m_reading = true;
+  m_socket.async_read_some(boost::asio::buffer(m_frames.prepare(chunk), chunk),
+                           [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+                             self->m_reading = false;
+                             if (ec) {
+                               if (ec != boost::asio::error::eof && ec != boost::asio::error::connection_reset
+                                   && ec != boost::asio::error::operation_aborted) {
+                                 log::debug("connection read failed: {}", ec.message());
+                               }
+                               self->m_eof = true;
+                             } else {
+                               self->m_frames.commit(n);
+                               self->m_shared.metrics.last_activity_ms.store(steady_ms(), std::memory_order_relaxed);
+                             }
+                             self->advance();
+                           });
+}
+
+void
+Session::close_when_done()
+{
+  if ((m_eof || m_closing) && m_slots.empty() && !m_writing && m_out.empty()) {
+    close();
+  }
+}
+
+void
+Session::close()
+{
+  if (m_closed) {
+    return;
+  }
+  m_closed = true;
+  boost::system::error_code ignored;
+  m_socket.close(ignored);
+  m_slots.clear();
+}
+
+} // namespace omnicache::daemon

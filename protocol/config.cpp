@@ -1,0 +1,422 @@
+#include "protocol/config.hpp"
+
+#include "protocol/units.hpp"
+
+#include <fmt/core.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace omnicache::protocol {
+
+namespace {
+
+constexpr std::string_view k_log_levels[] = {"error", "warn", "info", "debug"};
+constexpr std::string_view k_sync_modes[] = {"off", "normal", "full"};
+
+using S = Settings;
+
+// clang-format off
+const std::array k_specs{
+  // [daemon]
+  SettingSpec{"daemon.socket", "OMNICACHE_SOCKET", "", Kind::path, false, &S::socket,
+              "Unix socket the daemon listens on and the command connects to. Default: "
+              "$XDG_RUNTIME_DIR/omnicache/omnicached.sock, else /tmp/omnicache-<uid>/omnicached.sock."},
+  SettingSpec{"daemon.database", "OMNICACHE_DATABASE", "", Kind::path, false, &S::database,
+              "SQLite database file. Default: $XDG_CACHE_HOME/omnicache/cache.db, else ~/.cache/omnicache/cache.db."},
+  SettingSpec{"daemon.log_level", "OMNICACHE_LOG_LEVEL", "info", Kind::choice, true, &S::log_level,
+              "error, warn, info or debug.", k_log_levels},
+  SettingSpec{"daemon.log_file", "OMNICACHE_LOG_FILE", "", Kind::path, false, &S::log_file,
+              "Where a background daemon writes its log. Default: omnicached.log beside the database. "
+              "A foreground daemon logs to stderr."},
+  SettingSpec{"daemon.idle_timeout", "OMNICACHE_IDLE_TIMEOUT", "0", Kind::duration, true, &S::idle_timeout_ms,
+              "A daemon started by the command exits after this long without clients. 0 = never."},
+  SettingSpec{"daemon.io_threads", "OMNICACHE_IO_THREADS", "1", Kind::count, false, &S::io_threads,
+              "Threads serving connections (each with its own read connection to the database).", {}, 1, 64},
+  SettingSpec{"daemon.sync", "OMNICACHE_SYNC", "normal", Kind::choice, false, &S::sync,
+              "Durability of acknowledged writes. full: fsync on every commit; survives power loss, slowest. "
+              "normal: survives a crash or kill -9 of the daemon; an OS crash or power loss can lose up to "
+              "about one second of writes (the write-ahead log is synced every second). "
+              "off: leaves syncing to the OS; fastest, and a crash of the OS can corrupt the database.",
+              k_sync_modes},
+  // [limits]
+  SettingSpec{"limits.max_connections", "OMNICACHE_MAX_CONNECTIONS", "1024", Kind::count, true, &S::max_connections,
+              "Connections served at once; one more gets a BUSY error and is closed.", {}, 1, 1000000},
+  SettingSpec{"limits.max_frame_bytes", "OMNICACHE_MAX_FRAME_BYTES", "256MiB", Kind::size, true, &S::max_frame_bytes,
+              "Largest request frame (header plus value); a larger one is refused before it is read.", {},
+              1024, 0xFFFFFFF0u},
+  SettingSpec{"limits.max_header_bytes", "OMNICACHE_MAX_HEADER_BYTES", "1MiB", Kind::size, true, &S::max_header_bytes,
+              "Largest JSON header of a request.", {}, 256, 0xFFFFFFF0u},
+  SettingSpec{"limits.max_key_bytes", "OMNICACHE_MAX_KEY_BYTES", "4KiB", Kind::size, true, &S::max_key_bytes,
+              "Longest key.", {}, 1, 1u << 30},
+  SettingSpec{"limits.max_tags", "OMNICACHE_MAX_TAGS", "64", Kind::count, true, &S::max_tags,
+              "Most tags on one entry.", {}, 0, 100000},
+  SettingSpec{"limits.max_tag_bytes", "OMNICACHE_MAX_TAG_BYTES", "256", Kind::size, true, &S::max_tag_bytes,
+              "Longest tag.", {}, 1, 1u << 20},
+  SettingSpec{"limits.max_in_flight", "OMNICACHE_MAX_IN_FLIGHT", "1024", Kind::count, true, &S::max_in_flight,
+              "Pipelined requests a connection may have waiting; the daemon stops reading from it until "
+              "replies drain.", {}, 1, 1000000},
+  // [store]
+  SettingSpec{"store.max_bytes", "OMNICACHE_MAX_BYTES", "2GiB", Kind::size, true, &S::max_bytes,
+              "Stored bytes (keys plus values as stored, after compression) before least recently used "
+              "entries are evicted. 0 = no limit."},
+  SettingSpec{"store.max_entries", "OMNICACHE_MAX_ENTRIES", "0", Kind::count, true, &S::max_entries,
+              "Entries before least recently used ones are evicted. 0 = no limit."},
+  SettingSpec{"store.compress_threshold", "OMNICACHE_COMPRESS_THRESHOLD", "4KiB", Kind::size, true,
+              &S::compress_threshold,
+              "Values at least this large are stored zstd-compressed when that saves space. 0 = never compress."},
+  SettingSpec{"store.compress_level", "OMNICACHE_COMPRESS_LEVEL", "3", Kind::count, true, &S::compress_level,
+              "zstd level, 1 (fastest) to 19.", {}, 1, 19},
+  SettingSpec{"store.sweep_interval", "OMNICACHE_SWEEP_INTERVAL", "1s", Kind::duration, true, &S::sweep_interval_ms,
+              "How often expired entries are swept out. Expired entries are never returned in between."},
+  SettingSpec{"store.sweep_budget", "OMNICACHE_SWEEP_BUDGET", "20ms", Kind::duration, true, &S::sweep_budget_ms,
+              "Longest time one sweep may hold the writer.", {}, 1, 10000},
+  // [ttl]
+  SettingSpec{"ttl.kv", "OMNICACHE_TTL_KV", "never", Kind::duration, true, &S::ttl_kv_ms,
+              "Default TTL of plain keys (omnicache set)."},
+  SettingSpec{"ttl.response", "OMNICACHE_TTL_RESPONSE", "10m", Kind::duration, true, &S::ttl_response_ms,
+              "Default TTL of LLM responses."},
+  SettingSpec{"ttl.embedding", "OMNICACHE_TTL_EMBEDDING", "24h", Kind::duration, true, &S::ttl_embedding_ms,
+              "Default TTL of embeddings."},
+  SettingSpec{"ttl.retrieval", "OMNICACHE_TTL_RETRIEVAL", "1h", Kind::duration, true, &S::ttl_retrieval_ms,
+              "Default TTL of retrieval results."},
+  SettingSpec{"ttl.context", "OMNICACHE_TTL_CONTEXT", "30m", Kind::duration, true, &S::ttl_context_ms,
+              "Default TTL of conversation context."},
+  SettingSpec{"ttl.semantic", "OMNICACHE_TTL_SEMANTIC", "10m", Kind::duration, true, &S::ttl_semantic_ms,
+              "Default TTL of semantic entries."},
+  SettingSpec{"ttl.run", "OMNICACHE_TTL_RUN", "7d", Kind::duration, true, &S::ttl_run_ms,
+              "Default TTL of cached command output (omnicache run)."},
+  // [client]
+  SettingSpec{"client.tenant", "OMNICACHE_TENANT", "default", Kind::string, true, &S::tenant,
+              "Tenant the command works in. Tenants isolate keys, tags, invalidation and stats."},
+  SettingSpec{"client.start_timeout", "OMNICACHE_START_TIMEOUT", "5s", Kind::duration, true, &S::start_timeout_ms,
+              "How long the command waits for a daemon it started to answer."},
+};
+// clang-format on
+
+// Reads a setting's text into its field; throws ConfigError with a message
+// that the caller prefixes with where the value came from.
+void
+apply(const SettingSpec& spec, Settings& settings, std::string_view text, const std::string& base_dir,
+      const GetEnv& env)
+{
+  auto fail = [&](std::string_view expected) {
+    throw ConfigError(fmt::format("invalid value '{}' for {} (expected {})", text, spec.key, expected));
+  };
+  switch (spec.kind) {
+  case Kind::string:
+    if (text.empty()) {
+      fail("a non-empty string");
+    }
+    settings.*std::get<std::string Settings::*>(spec.field) = std::string(text);
+    return;
+  case Kind::path:
+    settings.*std::get<std::string Settings::*>(spec.field) = text.empty() ? std::string()
+                                                                           : expand_path(text, base_dir, env);
+    return;
+  case Kind::choice: {
+    if (std::find(spec.choices.begin(), spec.choices.end(), text) == spec.choices.end()) {
+      std::string names;
+      for (auto c : spec.choices) {
+        names += names.empty() ? "" : ", ";
+        names += c;
+      }
+      fail(fmt::format("one of {}", names));
+    }
+    settings.*std::get<std::string Settings::*>(spec.field) = std::string(text);
+    return;
+  }
+  case Kind::size:
+  case Kind::count: {
+    std::optional<std::uint64_t> value;
+    if (spec.kind == Kind::size) {
+      value = parse_size(text);
+    } else {
+      value = parse_size(text);
+      if (value && text.find_first_not_of("0123456789") != std::string_view::npos) {
+        value.reset(); // counts are plain numbers
+      }
+    }
+    const std::string_view what = spec.kind == Kind::size ? "a size such as 512MiB" : "a whole number";
+    if (!value) {
+      fail(what);
+    }
+    if (*value < spec.min || *value > spec.max) {
+      fail(fmt::format("{} from {} to {}", what, spec.min, spec.max));
+    }
+    settings.*std::get<std::uint64_t Settings::*>(spec.field) = *value;
+    return;
+  }
+  case Kind::duration: {
+    const auto ms = parse_duration_ms(text);
+    if (!ms) {
+      fail("a duration such as 30s, 10m, 2h, 7d, or never");
+    }
+    if (static_cast<std::uint64_t>(*ms) < spec.min || static_cast<std::uint64_t>(*ms) > spec.max) {
+      fail(fmt::format("a duration from {} to {}", format_duration_ms(static_cast<std::int64_t>(spec.min)),
+                       format_duration_ms(static_cast<std::int64_t>(spec.max))));
+    }
+    settings.*std::get<std::int64_t Settings::*>(spec.field) = *ms;
+    return;
+  }
+  }
+}
+
+std::string
+read_file(const std::string& path)
+{
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw ConfigError(fmt::format("{}: cannot read the config file", path));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::optional<std::string>
+toml_scalar_text(const toml::node& node)
+{
+  if (auto s = node.as_string()) {
+    return s->get();
+  }
+  if (auto i = node.as_integer()) {
+    if (i->get() < 0) {
+      return std::nullopt;
+    }
+    return std::to_string(i->get());
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+std::string_view
+origin_name(Origin origin)
+{
+  switch (origin) {
+  case Origin::default_value:
+    return "default";
+  case Origin::file:
+    return "file";
+  case Origin::env:
+    return "env";
+  case Origin::flag:
+    return "flag";
+  }
+  return "default";
+}
+
+std::int64_t
+Settings::default_ttl_ms(std::string_view layer) const
+{
+  if (layer == "response") {
+    return ttl_response_ms;
+  }
+  if (layer == "embedding") {
+    return ttl_embedding_ms;
+  }
+  if (layer == "retrieval") {
+    return ttl_retrieval_ms;
+  }
+  if (layer == "context") {
+    return ttl_context_ms;
+  }
+  if (layer == "semantic") {
+    return ttl_semantic_ms;
+  }
+  if (layer == "run") {
+    return ttl_run_ms;
+  }
+  return ttl_kv_ms;
+}
+
+std::span<const SettingSpec>
+setting_specs()
+{
+  return k_specs;
+}
+
+const SettingSpec*
+find_setting(std::string_view key)
+{
+  for (const auto& spec : k_specs) {
+    if (spec.key == key) {
+      return &spec;
+    }
+  }
+  return nullptr;
+}
+
+Config
+Config::load(const ConfigSources& sources)
+{
+  Config config;
+  config.m_origins.assign(k_specs.size(), {Origin::default_value, ""});
+  const std::string cwd = current_directory();
+  auto index_of = [](const SettingSpec& spec) { return static_cast<std::size_t>(&spec - k_specs.data()); };
+
+  for (const auto& spec : k_specs) {
+    apply(spec, config.m_settings, spec.fallback, cwd, sources.env);
+  }
+
+  // 3. The config file.
+  bool explicit_file = !sources.config_file.empty();
+  std::string file = sources.config_file;
+  if (!explicit_file) {
+    if (auto from_env = sources.env("OMNICACHE_CONFIG"); from_env && !from_env->empty()) {
+      file = *from_env;
+      explicit_file = true;
+    } else {
+      file = default_config_path(sources.env);
+    }
+  }
+  config.m_file = expand_path(file, cwd, sources.env);
+  std::error_code ec;
+  config.m_file_exists = std::filesystem::exists(config.m_file, ec);
+  if (!config.m_file_exists && explicit_file) {
+    throw ConfigError(fmt::format("{}: config file not found", config.m_file));
+  }
+  if (config.m_file_exists) {
+    const std::string text = read_file(config.m_file);
+    toml::table root;
+    try {
+      root = toml::parse(text, config.m_file);
+    } catch (const toml::parse_error& e) {
+      throw ConfigError(
+        fmt::format("{}:{}: {}", config.m_file, e.source().begin.line, std::string(e.description())));
+    }
+    const std::string base_dir = parent_directory(config.m_file);
+    for (const auto& [section_key, section] : root) {
+      const auto* table = section.as_table();
+      const auto line = section.source().begin.line;
+      if (table == nullptr) {
+        throw ConfigError(fmt::format("{}:{}: unknown key '{}' (settings belong in sections such as [store])",
+                                      config.m_file, line, section_key.str()));
+      }
+      for (const auto& [name, node] : *table) {
+        const std::string key = fmt::format("{}.{}", section_key.str(), name.str());
+        const auto where = fmt::format("{}:{}", config.m_file, node.source().begin.line);
+        const SettingSpec* spec = find_setting(key);
+        if (spec == nullptr) {
+          throw ConfigError(fmt::format("{}: unknown key '{}'", where, key));
+        }
+        const auto value = toml_scalar_text(node);
+        if (!value) {
+          throw ConfigError(fmt::format("{}: key '{}' must be a string or a non-negative integer", where, key));
+        }
+        try {
+          apply(*spec, config.m_settings, *value, base_dir, sources.env);
+        } catch (const ConfigError& e) {
+          throw ConfigError(fmt::format("{}: {}", where, e.what()));
+        }
+        config.m_origins[index_of(*spec)] = {Origin::file, where};
+      }
+    }
+  }
+
+  // 2. The environment.
+  for (const auto& spec : k_specs) {
+    if (spec.env.empty()) {
+      continue;
+    }
+    const auto value = sources.env(std::string(spec.env).c_str());
+    if (!value) {
+      continue;
+    }
+    try {
+      apply(spec, config.m_settings, *value, cwd, sources.env);
+    } catch (const ConfigError& e) {
+      throw ConfigError(fmt::format("environment variable {}: {}", spec.env, e.what()));
+    }
+    config.m_origins[index_of(spec)] = {Origin::env, std::string(spec.env)};
+  }
+
+  // 1. Flags.
+  for (const auto& flag : sources.flags) {
+    const SettingSpec* spec = find_setting(flag.key);
+    if (spec == nullptr) {
+      throw ConfigError(fmt::format("{}: unknown key '{}'", flag.where, flag.key));
+    }
+    try {
+      apply(*spec, config.m_settings, flag.value, cwd, sources.env);
+    } catch (const ConfigError& e) {
+      throw ConfigError(fmt::format("{}: {}", flag.where, e.what()));
+    }
+    config.m_origins[index_of(*spec)] = {Origin::flag, flag.where};
+  }
+
+  // Computed defaults, which depend on other settings.
+  Settings& s = config.m_settings;
+  if (s.socket.empty()) {
+    s.socket = default_socket_path(sources.env);
+  }
+  if (s.database.empty()) {
+    s.database = default_database_path(sources.env);
+  }
+  if (s.log_file.empty()) {
+    s.log_file = parent_directory(s.database) + "/omnicached.log";
+  }
+  if (s.max_header_bytes > s.max_frame_bytes) {
+    throw ConfigError(fmt::format("limits.max_header_bytes ({}) must not exceed limits.max_frame_bytes ({})",
+                                  s.max_header_bytes, s.max_frame_bytes));
+  }
+  return config;
+}
+
+std::string
+setting_text(const SettingSpec& spec, const Settings& settings)
+{
+  switch (spec.kind) {
+  case Kind::string:
+  case Kind::path:
+  case Kind::choice:
+    return settings.*std::get<std::string Settings::*>(spec.field);
+  case Kind::count:
+    return std::to_string(settings.*std::get<std::uint64_t Settings::*>(spec.field));
+  case Kind::size: {
+    const auto bytes = settings.*std::get<std::uint64_t Settings::*>(spec.field);
+    static constexpr std::array<std::pair<std::uint64_t, std::string_view>, 4> k_units{
+      {{1ull << 40, "TiB"}, {1ull << 30, "GiB"}, {1ull << 20, "MiB"}, {1ull << 10, "KiB"}}};
+    for (const auto& [scale, unit] : k_units) {
+      if (bytes != 0 && bytes % scale == 0) {
+        return fmt::format("{}{}", bytes / scale, unit);
+      }
+    }
+    return std::to_string(bytes);
+  }
+  case Kind::duration:
+    return format_duration_ms(settings.*std::get<std::int64_t Settings::*>(spec.field));
+  }
+  return {};
+}
+
+std::vector<Config::Shown>
+Config::show() const
+{
+  std::vector<Shown> out;
+  out.reserve(k_specs.size());
+  for (std::size_t i = 0; i < k_specs.size(); ++i) {
+    out.push_back({std::string(k_specs[i].key), setting_text(k_specs[i], m_settings), m_origins[i].first,
+                   m_origins[i].second});
+  }
+  return out;
+}
+
+std::vector<std::string>
+Config::changed_keys(const Config& other) const
+{
+  std::vector<std::string> out;
+  for (const auto& spec : k_specs) {
+    if (setting_text(spec, m_settings) != setting_text(spec, other.m_settings)) {
+      out.emplace_back(spec.key);
+    }
+  }
+  return out;
+}
+
+} // namespace omnicache::protocol

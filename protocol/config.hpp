@@ -1,0 +1,142 @@
+#pragma once
+
+#include "protocol/paths.hpp"
+
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+// Configuration: one table of settings drives loading, validation,
+// `omnicache config show` and the documentation.
+//
+// Precedence, highest first:
+//   1. flags (--socket, --tenant, omnicached -o KEY=VALUE ...)
+//   2. environment (OMNICACHE_*)
+//   3. the config file (--config, $OMNICACHE_CONFIG, $XDG_CONFIG_HOME/omnicache/config.toml)
+//   4. built-in defaults
+namespace omnicache::protocol {
+
+enum class Origin { default_value, file, env, flag };
+std::string_view origin_name(Origin origin);
+
+// Typed, validated values. Durations are milliseconds; 0 means "never"/"off".
+struct Settings
+{
+  // [daemon]
+  std::string socket;
+  std::string database;
+  std::string log_level;
+  std::string log_file;
+  std::int64_t idle_timeout_ms = 0;
+  std::uint64_t io_threads = 1;
+  std::string sync;
+  // [limits]
+  std::uint64_t max_connections = 0;
+  std::uint64_t max_frame_bytes = 0;
+  std::uint64_t max_header_bytes = 0;
+  std::uint64_t max_key_bytes = 0;
+  std::uint64_t max_tags = 0;
+  std::uint64_t max_tag_bytes = 0;
+  std::uint64_t max_in_flight = 0;
+  // [store]
+  std::uint64_t max_bytes = 0;
+  std::uint64_t max_entries = 0;
+  std::uint64_t compress_threshold = 0;
+  std::uint64_t compress_level = 0;
+  std::int64_t sweep_interval_ms = 0;
+  std::int64_t sweep_budget_ms = 0;
+  // [ttl]
+  std::int64_t ttl_kv_ms = 0;
+  std::int64_t ttl_response_ms = 0;
+  std::int64_t ttl_embedding_ms = 0;
+  std::int64_t ttl_retrieval_ms = 0;
+  std::int64_t ttl_context_ms = 0;
+  std::int64_t ttl_semantic_ms = 0;
+  std::int64_t ttl_run_ms = 0;
+  // [client]
+  std::string tenant;
+  std::int64_t start_timeout_ms = 0;
+
+  // The default TTL of a layer; 0 means no expiry.
+  std::int64_t default_ttl_ms(std::string_view layer) const;
+};
+
+enum class Kind { string, path, choice, size, count, duration };
+
+struct SettingSpec
+{
+  std::string_view key;      // "section.name", as written in the file
+  std::string_view env;      // environment variable, or empty
+  std::string_view fallback; // default as text; empty for a computed default
+  Kind kind;
+  bool live;                 // SIGHUP applies it without a restart
+  std::variant<std::string Settings::*, std::uint64_t Settings::*, std::int64_t Settings::*> field;
+  std::string_view help;
+  std::span<const std::string_view> choices = {};
+  std::uint64_t min = 0;
+  std::uint64_t max = UINT64_MAX;
+};
+
+std::span<const SettingSpec> setting_specs();
+const SettingSpec* find_setting(std::string_view key);
+
+// A bad file, value or key; the message names the file and line, the
+// environment variable or the flag, and the key.
+class ConfigError : public std::runtime_error
+{
+public:
+  using std::runtime_error::runtime_error;
+};
+
+struct FlagValue
+{
+  std::string key;   // setting key, e.g. "daemon.socket"
+  std::string value;
+  std::string where; // the flag as the user wrote it, for messages: "--socket"
+};
+
+struct ConfigSources
+{
+  std::string config_file; // from --config; empty: $OMNICACHE_CONFIG or the default path
+  std::vector<FlagValue> flags;
+  GetEnv env = process_environment();
+};
+
+class Config
+{
+public:
+  // Throws ConfigError.
+  static Config load(const ConfigSources& sources);
+
+  const Settings& settings() const { return m_settings; }
+  const std::string& file() const { return m_file; }
+  bool file_exists() const { return m_file_exists; }
+
+  struct Shown
+  {
+    std::string key;
+    std::string value;
+    Origin origin;
+    std::string where; // "config.toml:12", "OMNICACHE_MAX_BYTES", "--socket" ...
+  };
+  std::vector<Shown> show() const;
+
+  // Keys whose values differ between two configurations.
+  std::vector<std::string> changed_keys(const Config& other) const;
+
+private:
+  Settings m_settings;
+  std::string m_file;
+  bool m_file_exists = false;
+  std::vector<std::pair<Origin, std::string>> m_origins; // by setting index
+};
+
+// The text form of a setting's current value, as `config show` prints it.
+std::string setting_text(const SettingSpec& spec, const Settings& settings);
+
+} // namespace omnicache::protocol

@@ -1,0 +1,27 @@
+#pragma once
+
+#include <array>
+#include <optional>
+#include <string_view>
+
+// Cache layers (DESIGN.md, "Data model"). Each has its own default TTL.
+namespace omnicache::protocol {
+
+inline constexpr std::array<std::string_view, 7> k_layer_names{
+  "kv", "response", "embedding", "retrieval", "context", "semantic", "run",
+};
+
+inline constexpr std::string_view k_default_layer = "kv";
+
+inline bool
+is_layer(std::string_view name)
+{
+  for (auto layer : k_layer_names) {
+    if (layer == name) {
+      return true;
+    }
+  }
+  return false;
+}
+
+} // namespace omnicache::protocol

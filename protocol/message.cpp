@@ -1,0 +1,172 @@
+#include "protocol/message.hpp"
+
+#include <fmt/core.h>
+
+namespace omnicache::protocol {
+
+namespace {
+
+[[noreturn]] void
+bad_field(const char* field, const char* expected, const Json& got)
+{
+  throw Error(ErrorCode::bad_request,
+              fmt::format("field '{}' must be {}, got {}", field, expected, got.type_name()));
+}
+
+} // namespace
+
+Request
+parse_request(BodyView body, std::uint64_t& id_seen)
+{
+  Request request;
+  request.header = Json::parse(body.header, nullptr, /*allow_exceptions=*/false);
+  if (request.header.is_discarded()) {
+    throw Error(ErrorCode::bad_request, "header is not valid JSON");
+  }
+  if (!request.header.is_object()) {
+    throw Error(ErrorCode::bad_request, fmt::format("header must be a JSON object, got {}", request.header.type_name()));
+  }
+  const auto id = request.header.find("id");
+  if (id != request.header.end()) {
+    if (!id->is_number_unsigned()) {
+      bad_field("id", "a non-negative integer", *id);
+    }
+    request.id = id->get<std::uint64_t>();
+    id_seen = request.id;
+  }
+  request.op = required_string(request.header, "op");
+  request.value = body.value;
+  return request;
+}
+
+const std::string&
+required_string(const Json& header, const char* field)
+{
+  const auto it = header.find(field);
+  if (it == header.end()) {
+    throw Error(ErrorCode::bad_request, fmt::format("missing field '{}'", field));
+  }
+  if (!it->is_string()) {
+    bad_field(field, "a string", *it);
+  }
+  return it->get_ref<const std::string&>();
+}
+
+std::optional<std::string>
+optional_string(const Json& header, const char* field)
+{
+  const auto it = header.find(field);
+  if (it == header.end() || it->is_null()) {
+    return std::nullopt;
+  }
+  if (!it->is_string()) {
+    bad_field(field, "a string", *it);
+  }
+  return it->get<std::string>();
+}
+
+std::optional<std::int64_t>
+optional_int(const Json& header, const char* field)
+{
+  const auto it = header.find(field);
+  if (it == header.end() || it->is_null()) {
+    return std::nullopt;
+  }
+  if (!it->is_number_integer()) {
+    bad_field(field, "an integer", *it);
+  }
+  return it->get<std::int64_t>();
+}
+
+bool
+optional_bool(const Json& header, const char* field, bool fallback)
+{
+  const auto it = header.find(field);
+  if (it == header.end() || it->is_null()) {
+    return fallback;
+  }
+  if (!it->is_boolean()) {
+    bad_field(field, "true or false", *it);
+  }
+  return it->get<bool>();
+}
+
+std::vector<std::string>
+optional_strings(const Json& header, const char* field)
+{
+  std::vector<std::string> out;
+  const auto it = header.find(field);
+  if (it == header.end() || it->is_null()) {
+    return out;
+  }
+  if (!it->is_array()) {
+    bad_field(field, "an array of strings", *it);
+  }
+  out.reserve(it->size());
+  for (const auto& item : *it) {
+    if (!item.is_string()) {
+      throw Error(ErrorCode::bad_request,
+                  fmt::format("field '{}' must hold only strings, found {}", field, item.type_name()));
+    }
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+Reply
+make_error(std::uint64_t id, ErrorCode code, std::string message)
+{
+  Reply reply;
+  reply.id = id;
+  reply.ok = false;
+  reply.error_code = code;
+  reply.error_message = std::move(message);
+  return reply;
+}
+
+void
+append_reply(std::string& out, const Reply& reply)
+{
+  Json header = reply.header;
+  header["id"] = reply.id;
+  header["ok"] = reply.ok;
+  if (!reply.ok) {
+    header["error"] = {{"code", error_code_name(reply.error_code)}, {"message", reply.error_message}};
+  }
+  // Replacement of invalid UTF-8 keeps a reply encodable whatever a client sent.
+  append_frame(out, header.dump(-1, ' ', false, Json::error_handler_t::replace), reply.value);
+}
+
+void
+append_request(std::string& out, std::uint64_t id, std::string_view op, Json fields, std::string_view value)
+{
+  fields["id"] = id;
+  fields["op"] = op;
+  append_frame(out, fields.dump(-1, ' ', false, Json::error_handler_t::replace), value);
+}
+
+Reply
+parse_reply(BodyView body)
+{
+  Reply reply;
+  reply.header = Json::parse(body.header, nullptr, false);
+  if (reply.header.is_discarded() || !reply.header.is_object()) {
+    throw Error(ErrorCode::bad_frame, "reply header is not a JSON object");
+  }
+  reply.id = reply.header.value("id", std::uint64_t{0});
+  reply.ok = reply.header.value("ok", false);
+  if (!reply.ok) {
+    const auto error = reply.header.find("error");
+    if (error != reply.header.end() && error->is_object()) {
+      const std::string code = error->value("code", std::string("INTERNAL"));
+      if (!parse_error_code(code, reply.error_code)) {
+        reply.error_code = ErrorCode::internal;
+      }
+      reply.error_message = error->value("message", std::string());
+    }
+  }
+  reply.value.assign(body.value);
+  return reply;
+}
+
+} // namespace omnicache::protocol

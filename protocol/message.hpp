@@ -1,0 +1,65 @@
+#pragma once
+
+#include "protocol/error.hpp"
+#include "protocol/frame.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// Request and reply headers (PROTOCOL.md, "Requests" and "Replies").
+namespace omnicache::protocol {
+
+using Json = nlohmann::json;
+
+inline constexpr int k_protocol_version = 1;
+
+// Capability names a server announces in its hello reply.
+inline constexpr std::string_view k_capabilities[] = {
+  "kv", "tags", "ttl", "layers", "tenants", "pipelining", "stats", "keys-cursor",
+};
+
+struct Request
+{
+  std::uint64_t id = 0;
+  std::string op;
+  Json header;
+  std::string_view value; // points into the frame; valid only while it is dispatched
+};
+
+// Parses a request body. Throws Error(bad_request) naming what is wrong; the
+// id is filled in as soon as it is known so that the error can carry it.
+Request parse_request(BodyView body, std::uint64_t& id_seen);
+
+// Typed access to header fields; each throws Error(bad_request) naming the
+// field and what was expected.
+const std::string& required_string(const Json& header, const char* field);
+std::optional<std::string> optional_string(const Json& header, const char* field);
+std::optional<std::int64_t> optional_int(const Json& header, const char* field);
+bool optional_bool(const Json& header, const char* field, bool fallback);
+std::vector<std::string> optional_strings(const Json& header, const char* field);
+
+struct Reply
+{
+  std::uint64_t id = 0;
+  bool ok = true;
+  Json header = Json::object(); // fields beyond id and ok
+  std::string value;
+  ErrorCode error_code = ErrorCode::internal;
+  std::string error_message;
+};
+
+Reply make_error(std::uint64_t id, ErrorCode code, std::string message);
+
+// Appends the reply as one frame.
+void append_reply(std::string& out, const Reply& reply);
+
+// Client side: builds a request frame, and parses a reply body.
+void append_request(std::string& out, std::uint64_t id, std::string_view op, Json fields, std::string_view value);
+Reply parse_reply(BodyView body);
+
+} // namespace omnicache::protocol

@@ -1,0 +1,48 @@
+#pragma once
+
+#include "store/codec.hpp"
+#include "store/entry.hpp"
+#include "store/sqlite.hpp"
+#include "store/stats.hpp"
+#include "store/touch_log.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace omnicache::store {
+
+// Read-only access for one thread at a time. Each serving thread has its own
+// Reader (its own SQLite connection), so reads never wait for one another or
+// for the writer: WAL gives each statement the latest committed snapshot.
+class Reader
+{
+public:
+  Reader(const std::string& path, Stats& stats, TouchLog& touches);
+
+  // A live entry, or nullopt. When `layer` is not empty the entry must be in
+  // that layer. Counts a hit (under the entry's layer) or a miss (under
+  // `layer`, or kv), and records the access for LRU.
+  std::optional<Hit> get(std::string_view tenant, std::string_view key, std::string_view layer, std::int64_t now);
+
+  // Like get, without reading the value or counting anything.
+  bool exists(std::string_view tenant, std::string_view key, std::int64_t now);
+
+  std::optional<EntryInfo> inspect(std::string_view tenant, std::string_view key, std::int64_t now);
+
+  // Live keys of a tenant in key order, after `after`, at most `limit`.
+  KeysPage keys(std::string_view tenant, const Selector& selector, std::string_view after, std::size_t limit,
+                std::int64_t now);
+
+private:
+  sqlite::Connection m_db;
+  sqlite::Statement m_get;
+  sqlite::Statement m_exists;
+  sqlite::Statement m_inspect;
+  sqlite::Statement m_tags_of;
+  Decompressor m_decompressor;
+  Stats& m_stats;
+  TouchLog& m_touches;
+};
+
+} // namespace omnicache::store

@@ -1,0 +1,102 @@
+#include "store/schema.hpp"
+
+#include "protocol/error.hpp"
+
+#include <fmt/core.h>
+
+#include <array>
+
+namespace omnicache::store {
+
+namespace {
+
+// Append only: a released migration is never edited, a new one is added.
+constexpr std::array<const char*, 1> k_migrations{
+  // 1: entries, their tags, persistent counters.
+  R"sql(
+    CREATE TABLE entries(
+      id          INTEGER PRIMARY KEY AUTOINCREMENT, -- stable: never reused, so it can label index vectors
+      tenant      TEXT    NOT NULL,
+      key         TEXT    NOT NULL,
+      layer       TEXT    NOT NULL,
+      value       BLOB    NOT NULL,
+      encoding    INTEGER NOT NULL,  -- 0 raw, 1 zstd
+      raw_size    INTEGER NOT NULL,  -- value bytes before compression
+      stored_size INTEGER NOT NULL,  -- value bytes as stored
+      created_ms  INTEGER NOT NULL,
+      expires_ms  INTEGER,           -- NULL: never
+      access_ms   INTEGER NOT NULL,
+      hits        INTEGER NOT NULL DEFAULT 0,
+      meta        TEXT,              -- JSON object or NULL
+      UNIQUE(tenant, key)
+    );
+    CREATE INDEX entries_by_expiry ON entries(expires_ms) WHERE expires_ms IS NOT NULL;
+    CREATE INDEX entries_by_access ON entries(access_ms);
+    CREATE INDEX entries_by_layer ON entries(tenant, layer);
+
+    CREATE TABLE tags(
+      tenant   TEXT    NOT NULL,
+      tag      TEXT    NOT NULL,
+      entry_id INTEGER NOT NULL,
+      PRIMARY KEY(tenant, tag, entry_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX tags_by_entry ON tags(entry_id);
+
+    -- Tags never outlive their entries, whoever deletes them.
+    CREATE TRIGGER entries_drop_tags AFTER DELETE ON entries BEGIN
+      DELETE FROM tags WHERE entry_id = old.id;
+    END;
+
+    CREATE TABLE counters(
+      tenant TEXT    NOT NULL,
+      layer  TEXT    NOT NULL,
+      name   TEXT    NOT NULL,
+      value  INTEGER NOT NULL,
+      PRIMARY KEY(tenant, layer, name)
+    ) WITHOUT ROWID;
+  )sql",
+};
+
+int
+current_version(sqlite::Connection& db)
+{
+  auto stmt = db.prepare("PRAGMA user_version");
+  stmt.step();
+  const auto version = static_cast<int>(stmt.column_int(0));
+  stmt.reset();
+  return version;
+}
+
+} // namespace
+
+int
+schema_version()
+{
+  return static_cast<int>(k_migrations.size());
+}
+
+void
+migrate(sqlite::Connection& db)
+{
+  int version = current_version(db);
+  if (version > schema_version()) {
+    throw protocol::Error(protocol::ErrorCode::unsupported,
+                          fmt::format("the database has schema version {}, newer than this build's {}; "
+                                      "use a newer omnicached or another database",
+                                      version, schema_version()));
+  }
+  while (version < schema_version()) {
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(k_migrations[static_cast<std::size_t>(version)]);
+      ++version;
+      db.exec(fmt::format("PRAGMA user_version = {}", version).c_str());
+      db.exec("COMMIT");
+    } catch (...) {
+      db.exec("ROLLBACK");
+      throw;
+    }
+  }
+}
+
+} // namespace omnicache::store

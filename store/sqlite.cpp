@@ -1,0 +1,190 @@
+#include "store/sqlite.hpp"
+
+#include "protocol/error.hpp"
+
+#include <fmt/core.h>
+
+#include <utility>
+
+namespace omnicache::store::sqlite {
+
+using protocol::Error;
+using protocol::ErrorCode;
+
+Connection::Connection(const std::string& path, Mode mode)
+{
+  // A read-only connection is opened read-write with query_only set: a WAL
+  // reader needs to write the shared-memory index.
+  const int flags = SQLITE_OPEN_READWRITE | (mode == Mode::read_only ? 0 : SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(path.c_str(), &m_db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    const std::string message = m_db != nullptr ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(m_db);
+    m_db = nullptr;
+    throw Error(ErrorCode::internal, fmt::format("cannot open database {}: {}", path, message));
+  }
+  sqlite3_extended_result_codes(m_db, 1);
+  sqlite3_busy_timeout(m_db, 10000);
+  if (mode == Mode::read_only) {
+    exec("PRAGMA query_only = ON");
+  }
+}
+
+Connection::~Connection()
+{
+  sqlite3_close_v2(m_db);
+}
+
+void
+Connection::fail(int rc, std::string_view what) const
+{
+  const int primary = rc & 0xff;
+  const ErrorCode code = primary == SQLITE_FULL ? ErrorCode::disk_full : ErrorCode::internal;
+  throw Error(code, fmt::format("{}: {}", what, m_db != nullptr ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc)));
+}
+
+void
+Connection::exec(const char* sql)
+{
+  char* message = nullptr;
+  const int rc = sqlite3_exec(m_db, sql, nullptr, nullptr, &message);
+  if (rc != SQLITE_OK) {
+    const std::string text = message != nullptr ? message : sqlite3_errstr(rc);
+    sqlite3_free(message);
+    const ErrorCode code = (rc & 0xff) == SQLITE_FULL ? ErrorCode::disk_full : ErrorCode::internal;
+    throw Error(code, fmt::format("database: {}", text));
+  }
+}
+
+Statement
+Connection::prepare(std::string_view sql)
+{
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v3(m_db, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                                    &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    fail(rc, fmt::format("preparing '{}'", sql));
+  }
+  return Statement(*this, stmt);
+}
+
+std::int64_t
+Connection::changes() const
+{
+  return sqlite3_changes64(m_db);
+}
+
+Statement::Statement(Connection& connection, sqlite3_stmt* stmt)
+  : m_connection(&connection),
+    m_stmt(stmt)
+{
+}
+
+Statement::~Statement()
+{
+  sqlite3_finalize(m_stmt);
+}
+
+Statement::Statement(Statement&& other) noexcept
+  : m_connection(std::exchange(other.m_connection, nullptr)),
+    m_stmt(std::exchange(other.m_stmt, nullptr))
+{
+}
+
+Statement&
+Statement::operator=(Statement&& other) noexcept
+{
+  if (this != &other) {
+    sqlite3_finalize(m_stmt);
+    m_connection = std::exchange(other.m_connection, nullptr);
+    m_stmt = std::exchange(other.m_stmt, nullptr);
+  }
+  return *this;
+}
+
+Statement&
+Statement::bind(int index, std::int64_t value)
+{
+  sqlite3_bind_int64(m_stmt, index, value);
+  return *this;
+}
+
+Statement&
+Statement::bind(int index, std::string_view text)
+{
+  sqlite3_bind_text64(m_stmt, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+  return *this;
+}
+
+Statement&
+Statement::bind_blob(int index, std::string_view bytes)
+{
+  // A zero-length blob must still be a blob, not NULL.
+  static const char k_empty = 0;
+  sqlite3_bind_blob64(m_stmt, index, bytes.empty() ? &k_empty : bytes.data(), bytes.size(), SQLITE_STATIC);
+  return *this;
+}
+
+Statement&
+Statement::bind_null(int index)
+{
+  sqlite3_bind_null(m_stmt, index);
+  return *this;
+}
+
+bool
+Statement::step()
+{
+  const int rc = sqlite3_step(m_stmt);
+  if (rc == SQLITE_ROW) {
+    return true;
+  }
+  if (rc == SQLITE_DONE) {
+    return false;
+  }
+  sqlite3_reset(m_stmt);
+  m_connection->fail(rc, "database");
+}
+
+void
+Statement::run()
+{
+  while (step()) {
+  }
+  reset();
+}
+
+void
+Statement::reset()
+{
+  sqlite3_reset(m_stmt);
+  sqlite3_clear_bindings(m_stmt);
+}
+
+std::int64_t
+Statement::column_int(int index) const
+{
+  return sqlite3_column_int64(m_stmt, index);
+}
+
+bool
+Statement::column_is_null(int index) const
+{
+  return sqlite3_column_type(m_stmt, index) == SQLITE_NULL;
+}
+
+std::string_view
+Statement::column_text(int index) const
+{
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(m_stmt, index));
+  return text == nullptr ? std::string_view() : std::string_view(text, sqlite3_column_bytes(m_stmt, index));
+}
+
+std::string_view
+Statement::column_blob(int index) const
+{
+  const auto* data = static_cast<const char*>(sqlite3_column_blob(m_stmt, index));
+  return data == nullptr ? std::string_view() : std::string_view(data, sqlite3_column_bytes(m_stmt, index));
+}
+
+} // namespace omnicache::store::sqlite

@@ -1,0 +1,84 @@
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+// Thin RAII wrappers over the SQLite C API. Failures throw protocol::Error:
+// disk_full for SQLITE_FULL, internal otherwise, with SQLite's message.
+namespace omnicache::store::sqlite {
+
+class Statement;
+
+class Connection
+{
+public:
+  enum class Mode { read_write_create, read_only };
+  Connection(const std::string& path, Mode mode);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  void exec(const char* sql);
+  Statement prepare(std::string_view sql);
+  std::int64_t changes() const;
+  sqlite3* handle() const { return m_db; }
+  [[noreturn]] void fail(int rc, std::string_view what) const;
+
+private:
+  sqlite3* m_db = nullptr;
+};
+
+class Statement
+{
+public:
+  Statement() = default;
+  Statement(Connection& connection, sqlite3_stmt* stmt);
+  ~Statement();
+  Statement(Statement&& other) noexcept;
+  Statement& operator=(Statement&& other) noexcept;
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Parameters are numbered from 1. Text and blobs are copied only when
+  // `transient` is set; otherwise they must outlive the statement's step.
+  Statement& bind(int index, std::int64_t value);
+  Statement& bind(int index, std::string_view text);
+  Statement& bind_blob(int index, std::string_view bytes);
+  Statement& bind_null(int index);
+
+  // True while there is a row; false when done.
+  bool step();
+  // Runs to completion; for statements without rows.
+  void run();
+  void reset();
+
+  std::int64_t column_int(int index) const;
+  bool column_is_null(int index) const;
+  std::string_view column_text(int index) const;
+  std::string_view column_blob(int index) const;
+
+private:
+  Connection* m_connection = nullptr;
+  sqlite3_stmt* m_stmt = nullptr;
+};
+
+// Resets a statement when it leaves scope, so that it holds no read snapshot.
+class ResetOnExit
+{
+public:
+  explicit ResetOnExit(Statement& statement)
+    : m_statement(statement)
+  {
+  }
+  ~ResetOnExit() { m_statement.reset(); }
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+
+private:
+  Statement& m_statement;
+};
+
+} // namespace omnicache::store::sqlite

@@ -1,0 +1,112 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// Counters (monotonic, persisted) and gauges (what is stored now) per tenant
+// and layer. One table names every counter; the human table and the JSON of
+// `omnicache stats` are both made from it.
+namespace omnicache::store {
+
+enum class Counter : std::size_t {
+  hits,
+  misses,
+  sets,
+  deletes,
+  expirations,
+  evictions,
+  invalidations,
+};
+
+struct CounterInfo
+{
+  Counter id;
+  std::string_view name;        // stable snake_case, used in JSON and the database
+  std::string_view description; // for the human table
+};
+
+inline constexpr std::array<CounterInfo, 7> k_counter_info{{
+  {Counter::hits, "hits", "lookups that found a live entry"},
+  {Counter::misses, "misses", "lookups that found nothing"},
+  {Counter::sets, "sets", "entries written"},
+  {Counter::deletes, "deletes", "entries removed by del"},
+  {Counter::expirations, "expirations", "entries removed when their TTL ran out"},
+  {Counter::evictions, "evictions", "entries removed to stay under max_bytes / max_entries"},
+  {Counter::invalidations, "invalidations", "entries removed by invalidate or flush"},
+}};
+inline constexpr std::size_t k_counter_count = k_counter_info.size();
+
+using CounterValues = std::array<std::uint64_t, k_counter_count>;
+
+struct Gauges
+{
+  std::int64_t entries = 0;
+  std::int64_t raw_bytes = 0;    // values before compression
+  std::int64_t stored_bytes = 0; // values as stored
+  std::int64_t key_bytes = 0;
+
+  // What max_bytes limits.
+  std::int64_t accounted_bytes() const { return stored_bytes + key_bytes; }
+  Gauges& operator+=(const Gauges& other);
+};
+
+struct ScopeStats
+{
+  CounterValues counters{};
+  Gauges gauges;
+};
+
+// (tenant, layer)
+using Scope = std::pair<std::string, std::string>;
+
+// Changes made by writes not yet committed; applied to Stats after commit so
+// that a rolled back write leaves no trace in the figures.
+class Delta
+{
+public:
+  void count(std::string_view tenant, std::string_view layer, Counter counter, std::uint64_t n = 1);
+  void gauge(std::string_view tenant, std::string_view layer, const Gauges& change);
+  void merge(const Delta& other);
+  void clear();
+  bool empty() const { return m_scopes.empty(); }
+  const Gauges& total() const { return m_total; }
+  const std::map<Scope, ScopeStats, std::less<>>& scopes() const { return m_scopes; }
+
+private:
+  ScopeStats& at(std::string_view tenant, std::string_view layer);
+  std::map<Scope, ScopeStats, std::less<>> m_scopes;
+  Gauges m_total;
+};
+
+// Thread-safe; shared by the readers (hits, misses) and the writer.
+class Stats
+{
+public:
+  void count(std::string_view tenant, std::string_view layer, Counter counter, std::uint64_t n = 1);
+  void apply(const Delta& delta);
+
+  // Replaces all gauges, e.g. after recounting them from the database.
+  void reset_gauges(const std::map<Scope, Gauges>& gauges);
+  void load_counter(std::string_view tenant, std::string_view layer, std::string_view name, std::uint64_t value);
+
+  std::map<Scope, ScopeStats> snapshot() const;
+  Gauges total_gauges() const;
+
+  // Counters changed since the last call, for persisting them.
+  std::vector<std::pair<Scope, CounterValues>> take_dirty_counters();
+
+private:
+  ScopeStats& at(std::string_view tenant, std::string_view layer);
+
+  mutable std::mutex m_mutex;
+  std::map<Scope, ScopeStats, std::less<>> m_scopes;
+  std::map<Scope, bool, std::less<>> m_dirty;
+  Gauges m_total;
+};
+
+} // namespace omnicache::store

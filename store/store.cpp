@@ -1,0 +1,207 @@
+#include "store/store.hpp"
+
+#include "protocol/error.hpp"
+
+#include <fmt/core.h>
+
+#include <chrono>
+
+namespace omnicache::store {
+
+using protocol::Error;
+using protocol::ErrorCode;
+
+namespace {
+
+constexpr std::size_t k_max_batch = 1024;
+
+} // namespace
+
+Store::Store(StoreOptions options)
+  : m_options(std::move(options))
+{
+  m_writer = std::make_unique<Writer>(m_options.path, m_options.sync, m_stats, m_touches);
+  m_writer->set_limits(m_options.limits);
+  m_writer->load_counters();
+  m_writer->recount_gauges();
+}
+
+Store::~Store()
+{
+  stop();
+}
+
+void
+Store::start()
+{
+  m_thread = std::thread([this] { run(); });
+}
+
+void
+Store::stop()
+{
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_stopped) {
+      return;
+    }
+    m_stopping = true;
+  }
+  m_wake.notify_all();
+  if (m_thread.joinable()) {
+    m_thread.join();
+  } else {
+    maintain(); // never started: still save what readers recorded
+  }
+  std::lock_guard lock(m_mutex);
+  m_stopped = true;
+  m_writer.reset();
+}
+
+void
+Store::submit(WriteJob job)
+{
+  {
+    std::lock_guard lock(m_mutex);
+    if (!m_stopping) {
+      m_queue.push_back(std::move(job));
+      m_wake.notify_one();
+      return;
+    }
+  }
+  job.done(std::make_exception_ptr(Error(ErrorCode::shutting_down, "the daemon is shutting down")));
+}
+
+void
+Store::set_limits(const StoreLimits& limits)
+{
+  std::lock_guard lock(m_mutex);
+  m_new_limits = limits;
+  m_limits_changed = true;
+  m_wake.notify_one();
+}
+
+std::unique_ptr<Reader>
+Store::open_reader()
+{
+  return std::make_unique<Reader>(m_options.path, m_stats, m_touches);
+}
+
+std::size_t
+Store::queued() const
+{
+  std::lock_guard lock(m_mutex);
+  return m_queue.size();
+}
+
+void
+Store::report(const std::string& what, const std::exception& error)
+{
+  if (m_options.on_error) {
+    m_options.on_error(fmt::format("{}: {}", what, error.what()));
+  }
+}
+
+void
+Store::run()
+{
+  using clock = std::chrono::steady_clock;
+  auto next_maintenance = clock::now();
+  std::deque<WriteJob> batch;
+  for (;;) {
+    bool stopping = false;
+    {
+      std::unique_lock lock(m_mutex);
+      m_wake.wait_until(lock, next_maintenance,
+                        [&] { return !m_queue.empty() || m_stopping || m_limits_changed; });
+      if (m_limits_changed) {
+        m_writer->set_limits(m_new_limits);
+        m_limits_changed = false;
+      }
+      while (!m_queue.empty() && batch.size() < k_max_batch) {
+        batch.push_back(std::move(m_queue.front()));
+        m_queue.pop_front();
+      }
+      stopping = m_stopping && m_queue.empty();
+    }
+    if (!batch.empty()) {
+      run_batch(batch);
+    }
+    if (stopping || clock::now() >= next_maintenance) {
+      maintain();
+      next_maintenance = clock::now() + std::chrono::milliseconds(std::max<std::int64_t>(
+                                          50, m_writer->limits().sweep_interval_ms));
+    }
+    if (stopping) {
+      return;
+    }
+  }
+}
+
+void
+Store::run_batch(std::deque<WriteJob>& batch)
+{
+  std::vector<std::exception_ptr> errors(batch.size());
+  std::exception_ptr commit_error;
+  try {
+    m_writer->begin();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      m_writer->begin_job();
+      try {
+        batch[i].apply(*m_writer);
+        m_writer->end_job();
+      } catch (...) {
+        errors[i] = std::current_exception();
+        m_writer->abort_job();
+      }
+    }
+    m_writer->begin_job();
+    m_writer->evict_to_limits();
+    m_writer->end_job();
+    m_writer->commit();
+    m_stats.apply(m_writer->take_batch_delta());
+  } catch (...) {
+    commit_error = std::current_exception();
+    try {
+      m_writer->rollback();
+    } catch (const std::exception& e) {
+      report("rolling back a failed batch", e);
+    }
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    batch[i].done(commit_error ? commit_error : errors[i]);
+  }
+  batch.clear();
+}
+
+void
+Store::maintain()
+{
+  try {
+    m_writer->begin();
+    m_writer->begin_job();
+    m_writer->sweep_expired(now_ms(), m_writer->limits().sweep_budget_ms);
+    m_writer->write_touches();
+    m_writer->evict_to_limits();
+    m_writer->end_job();
+    m_writer->commit();
+    m_stats.apply(m_writer->take_batch_delta());
+    // Counters are saved after the delta is applied so that the sweep's
+    // expirations are among them.
+    m_writer->begin();
+    m_writer->save_counters();
+    m_writer->commit();
+    if (m_options.sync == "normal") {
+      m_writer->checkpoint();
+    }
+  } catch (const std::exception& e) {
+    report("background maintenance", e);
+    try {
+      m_writer->rollback();
+    } catch (const std::exception& inner) {
+      report("rolling back maintenance", inner);
+    }
+  }
+}
+
+} // namespace omnicache::store

@@ -1,0 +1,381 @@
+#include "store/writer.hpp"
+
+#include "protocol/error.hpp"
+#include "store/schema.hpp"
+
+#include <fmt/core.h>
+
+#include <chrono>
+#include <utility>
+
+namespace omnicache::store {
+
+using protocol::Error;
+using protocol::ErrorCode;
+
+namespace {
+
+constexpr std::uint64_t k_sweep_batch = 256;
+
+// Every removal reports what it removed, so the figures stay exact.
+constexpr std::string_view k_removed_columns =
+  " RETURNING tenant, layer, raw_size, stored_size, length(CAST(key AS BLOB)), expires_ms";
+
+std::string
+removal_sql(std::string_view where)
+{
+  return fmt::format("DELETE FROM entries WHERE {}{}", where, k_removed_columns);
+}
+
+const char*
+sync_pragma(const std::string& sync)
+{
+  if (sync == "full") {
+    return "PRAGMA synchronous = FULL";
+  }
+  if (sync == "off") {
+    return "PRAGMA synchronous = OFF";
+  }
+  return "PRAGMA synchronous = NORMAL";
+}
+
+} // namespace
+
+Writer::Writer(const std::string& path, const std::string& sync, Stats& stats, TouchLog& touches)
+  : m_db(path, sqlite::Connection::Mode::read_write_create),
+    m_stats(stats),
+    m_touches(touches)
+{
+  m_db.exec("PRAGMA journal_mode = WAL");
+  m_db.exec(sync_pragma(sync));
+  migrate(m_db);
+  m_find = m_db.prepare("SELECT id, expires_ms FROM entries WHERE tenant = ?1 AND key = ?2");
+  m_insert = m_db.prepare(
+    "INSERT INTO entries(tenant, key, layer, value, encoding, raw_size, stored_size, created_ms, expires_ms,"
+    " access_ms, meta) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?10)");
+  m_delete_id = m_db.prepare(removal_sql("id = ?1"));
+  m_delete_key = m_db.prepare(removal_sql("tenant = ?1 AND key = ?2"));
+  m_insert_tag = m_db.prepare("INSERT OR IGNORE INTO tags(tenant, tag, entry_id) VALUES(?1, ?2, ?3)");
+  m_touch = m_db.prepare("UPDATE entries SET access_ms = max(access_ms, ?2), hits = hits + ?3 WHERE id = ?1");
+  m_save_counter = m_db.prepare("INSERT INTO counters(tenant, layer, name, value) VALUES(?1, ?2, ?3, ?4)"
+                                " ON CONFLICT DO UPDATE SET value = excluded.value");
+  m_sweep = m_db.prepare(removal_sql(fmt::format(
+    "id IN (SELECT id FROM entries WHERE expires_ms <= ?1 ORDER BY expires_ms LIMIT {})", k_sweep_batch)));
+  m_evict = m_db.prepare(removal_sql("id IN (SELECT id FROM entries ORDER BY access_ms, id LIMIT ?1)"));
+}
+
+void
+Writer::begin()
+{
+  m_db.exec("BEGIN IMMEDIATE");
+}
+
+void
+Writer::commit()
+{
+  m_db.exec("COMMIT");
+}
+
+void
+Writer::rollback()
+{
+  if (sqlite3_get_autocommit(m_db.handle()) == 0) {
+    m_db.exec("ROLLBACK");
+  }
+  m_batch.clear();
+  m_job.clear();
+}
+
+void
+Writer::begin_job()
+{
+  m_job.clear();
+  m_db.exec("SAVEPOINT job");
+}
+
+void
+Writer::end_job()
+{
+  m_db.exec("RELEASE job");
+  m_batch.merge(m_job);
+  m_job.clear();
+}
+
+void
+Writer::abort_job()
+{
+  m_db.exec("ROLLBACK TO job");
+  m_db.exec("RELEASE job");
+  m_job.clear();
+}
+
+Delta
+Writer::take_batch_delta()
+{
+  return std::exchange(m_batch, {});
+}
+
+Gauges
+Writer::totals() const
+{
+  Gauges total = m_stats.total_gauges();
+  total += m_batch.total();
+  total += m_job.total();
+  return total;
+}
+
+Writer::Removed
+Writer::remove(sqlite::Statement& stmt, Reason reason, std::int64_t now)
+{
+  sqlite::ResetOnExit reset(stmt);
+  Removed removed;
+  while (stmt.step()) {
+    ++removed.rows;
+    const auto tenant = stmt.column_text(0);
+    const auto layer = stmt.column_text(1);
+    m_job.gauge(tenant, layer,
+                Gauges{-1, -stmt.column_int(2), -stmt.column_int(3), -stmt.column_int(4)});
+    const bool expired = !stmt.column_is_null(5) && stmt.column_int(5) <= now;
+    if (expired) {
+      m_job.count(tenant, layer, Counter::expirations);
+      continue;
+    }
+    ++removed.live;
+    switch (reason) {
+    case Reason::replaced:
+      break;
+    case Reason::deleted:
+      m_job.count(tenant, layer, Counter::deletes);
+      break;
+    case Reason::invalidated:
+      m_job.count(tenant, layer, Counter::invalidations);
+      break;
+    case Reason::expired:
+      m_job.count(tenant, layer, Counter::expirations);
+      break;
+    case Reason::evicted:
+      m_job.count(tenant, layer, Counter::evictions);
+      break;
+    }
+  }
+  return removed;
+}
+
+bool
+Writer::set(const EntryWrite& entry, std::int64_t now)
+{
+  std::string_view stored = entry.value;
+  const Encoding encoding = m_compressor.compress(entry.value, m_limits.compress_threshold,
+                                                  m_limits.compress_level, m_compressed);
+  if (encoding == Encoding::zstd) {
+    stored = m_compressed;
+  }
+  if (m_limits.max_bytes != 0 && stored.size() + entry.key.size() > m_limits.max_bytes) {
+    throw Error(ErrorCode::too_large, fmt::format("a value of {} bytes as stored does not fit in store.max_bytes ({})",
+                                                  stored.size() + entry.key.size(), m_limits.max_bytes));
+  }
+
+  // A new value is a new entry: its old tags, hits and id go with the old one.
+  m_delete_key.bind(1, entry.tenant).bind(2, entry.key);
+  const bool replaced = remove(m_delete_key, Reason::replaced, now).live > 0;
+
+  m_insert.bind(1, entry.tenant)
+    .bind(2, entry.key)
+    .bind(3, entry.layer)
+    .bind_blob(4, stored)
+    .bind(5, static_cast<std::int64_t>(encoding))
+    .bind(6, static_cast<std::int64_t>(entry.value.size()))
+    .bind(7, static_cast<std::int64_t>(stored.size()))
+    .bind(8, now);
+  if (entry.ttl_ms > 0) {
+    m_insert.bind(9, now + entry.ttl_ms);
+  } else {
+    m_insert.bind_null(9);
+  }
+  if (entry.meta.empty()) {
+    m_insert.bind_null(10);
+  } else {
+    m_insert.bind(10, entry.meta);
+  }
+  m_insert.run();
+  const std::int64_t id = sqlite3_last_insert_rowid(m_db.handle());
+
+  for (const auto& tag : entry.tags) {
+    m_insert_tag.bind(1, entry.tenant).bind(2, tag).bind(3, id);
+    m_insert_tag.run();
+  }
+  m_job.count(entry.tenant, entry.layer, Counter::sets);
+  m_job.gauge(entry.tenant, entry.layer,
+              Gauges{1, static_cast<std::int64_t>(entry.value.size()), static_cast<std::int64_t>(stored.size()),
+                     static_cast<std::int64_t>(entry.key.size())});
+  return replaced;
+}
+
+std::uint64_t
+Writer::remove_keys(std::string_view tenant, const std::vector<std::string>& keys, std::int64_t now)
+{
+  std::uint64_t removed = 0;
+  for (const auto& key : keys) {
+    m_delete_key.bind(1, tenant).bind(2, key);
+    removed += remove(m_delete_key, Reason::deleted, now).live;
+  }
+  return removed;
+}
+
+std::uint64_t
+Writer::invalidate(std::string_view tenant, const Selector& selector, std::int64_t now)
+{
+  if (selector.empty()) {
+    throw Error(ErrorCode::bad_request, "invalidate needs at least one tag, a pattern or a layer");
+  }
+  std::string where = "tenant = ?1";
+  if (!selector.pattern.empty()) {
+    where += " AND key GLOB ?2";
+  }
+  if (!selector.layer.empty()) {
+    where += " AND layer = ?3";
+  }
+  if (!selector.tags.empty()) {
+    where += " AND id IN (SELECT entry_id FROM tags WHERE tenant = ?1 AND tag IN (SELECT value FROM json_each(?4)))";
+  }
+  auto stmt = m_db.prepare(removal_sql(where));
+  stmt.bind(1, tenant);
+  if (!selector.pattern.empty()) {
+    stmt.bind(2, selector.pattern);
+  }
+  if (!selector.layer.empty()) {
+    stmt.bind(3, selector.layer);
+  }
+  const std::string tags = json_array(selector.tags);
+  if (!selector.tags.empty()) {
+    stmt.bind(4, tags);
+  }
+  return remove(stmt, Reason::invalidated, now).live;
+}
+
+std::uint64_t
+Writer::flush(std::optional<std::string_view> tenant, std::int64_t now)
+{
+  auto stmt = m_db.prepare(removal_sql(tenant ? "tenant = ?1" : "1"));
+  if (tenant) {
+    stmt.bind(1, *tenant);
+  }
+  return remove(stmt, Reason::invalidated, now).live;
+}
+
+std::uint64_t
+Writer::sweep_expired(std::int64_t now, std::int64_t budget_ms)
+{
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(budget_ms);
+  std::uint64_t removed = 0;
+  for (;;) {
+    m_sweep.bind(1, now);
+    const Removed round = remove(m_sweep, Reason::expired, now);
+    removed += round.rows;
+    if (round.rows < k_sweep_batch || std::chrono::steady_clock::now() >= deadline) {
+      return removed;
+    }
+  }
+}
+
+bool
+Writer::over_limits() const
+{
+  const Gauges total = totals();
+  return (m_limits.max_entries != 0 && static_cast<std::uint64_t>(total.entries) > m_limits.max_entries)
+         || (m_limits.max_bytes != 0 && static_cast<std::uint64_t>(total.accounted_bytes()) > m_limits.max_bytes);
+}
+
+std::uint64_t
+Writer::evict_to_limits()
+{
+  if (!over_limits()) {
+    return 0;
+  }
+  // LRU order needs the latest accesses.
+  write_touches();
+  std::uint64_t evicted = 0;
+  while (over_limits()) {
+    const Gauges total = totals();
+    std::int64_t count = 1;
+    if (m_limits.max_entries != 0 && static_cast<std::uint64_t>(total.entries) > m_limits.max_entries) {
+      count = total.entries - static_cast<std::int64_t>(m_limits.max_entries);
+    }
+    if (m_limits.max_bytes != 0 && total.entries > 0
+        && static_cast<std::uint64_t>(total.accounted_bytes()) > m_limits.max_bytes) {
+      const std::int64_t excess = total.accounted_bytes() - static_cast<std::int64_t>(m_limits.max_bytes);
+      const std::int64_t average = std::max<std::int64_t>(1, total.accounted_bytes() / total.entries);
+      count = std::max(count, excess / average + 1);
+    }
+    m_evict.bind(1, std::min<std::int64_t>(count, 1000));
+    const std::uint64_t removed = remove(m_evict, Reason::evicted, now_ms()).rows;
+    evicted += removed;
+    if (removed == 0 && totals().entries == 0) {
+      break;
+    }
+  }
+  return evicted;
+}
+
+void
+Writer::write_touches()
+{
+  const auto touches = m_touches.take();
+  try {
+    for (const auto& [id, touch] : touches) {
+      m_touch.bind(1, id).bind(2, touch.access_ms).bind(3, static_cast<std::int64_t>(touch.hits));
+      m_touch.run();
+    }
+  } catch (...) {
+    m_touches.restore(touches);
+    throw;
+  }
+}
+
+void
+Writer::save_counters()
+{
+  for (const auto& [scope, values] : m_stats.take_dirty_counters()) {
+    for (const auto& info : k_counter_info) {
+      const auto value = values[static_cast<std::size_t>(info.id)];
+      if (value == 0) {
+        continue;
+      }
+      m_save_counter.bind(1, scope.first).bind(2, scope.second).bind(3, info.name).bind(4, static_cast<std::int64_t>(value));
+      m_save_counter.run();
+    }
+  }
+}
+
+void
+Writer::checkpoint()
+{
+  // Syncs the write-ahead log, bounding what an OS crash can lose.
+  m_db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+}
+
+void
+Writer::recount_gauges()
+{
+  auto stmt = m_db.prepare(
+    "SELECT tenant, layer, count(*), sum(raw_size), sum(stored_size), sum(length(CAST(key AS BLOB)))"
+    " FROM entries GROUP BY tenant, layer");
+  std::map<Scope, Gauges> gauges;
+  while (stmt.step()) {
+    gauges[{std::string(stmt.column_text(0)), std::string(stmt.column_text(1))}] =
+      Gauges{stmt.column_int(2), stmt.column_int(3), stmt.column_int(4), stmt.column_int(5)};
+  }
+  m_stats.reset_gauges(gauges);
+}
+
+void
+Writer::load_counters()
+{
+  auto stmt = m_db.prepare("SELECT tenant, layer, name, value FROM counters");
+  while (stmt.step()) {
+    m_stats.load_counter(stmt.column_text(0), stmt.column_text(1), stmt.column_text(2),
+                         static_cast<std::uint64_t>(stmt.column_int(3)));
+  }
+}
+
+} // namespace omnicache::store

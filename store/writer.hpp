@@ -1,0 +1,88 @@
+#pragma once
+
+#include "store/codec.hpp"
+#include "store/entry.hpp"
+#include "store/sqlite.hpp"
+#include "store/stats.hpp"
+#include "store/touch_log.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace omnicache::store {
+
+// The one connection that changes the database. Used only by the writer
+// thread (Store), inside transactions that Store opens and commits. Every
+// change to the figures goes into the job delta first and reaches Stats only
+// after its transaction commits.
+class Writer
+{
+public:
+  Writer(const std::string& path, const std::string& sync, Stats& stats, TouchLog& touches);
+
+  // Transactions and per-job savepoints.
+  void begin();
+  void commit();
+  void rollback();
+  void begin_job();
+  void end_job();   // keeps the job's changes
+  void abort_job(); // rolls the job's changes back
+  // The changes of the committed batch, handed over once.
+  Delta take_batch_delta();
+
+  void set_limits(const StoreLimits& limits) { m_limits = limits; }
+  const StoreLimits& limits() const { return m_limits; }
+
+  // Operations. Each returns what the reply reports.
+  bool set(const EntryWrite& entry, std::int64_t now); // true when it replaced a live entry
+  std::uint64_t remove_keys(std::string_view tenant, const std::vector<std::string>& keys, std::int64_t now);
+  std::uint64_t invalidate(std::string_view tenant, const Selector& selector, std::int64_t now);
+  std::uint64_t flush(std::optional<std::string_view> tenant, std::int64_t now);
+
+  // Maintenance, run by Store in transactions of their own.
+  std::uint64_t sweep_expired(std::int64_t now, std::int64_t budget_ms);
+  std::uint64_t evict_to_limits();
+  void write_touches();
+  void save_counters();
+  void checkpoint();
+
+  // Recounts the gauges from the database (at start, and after a failed commit).
+  void recount_gauges();
+  void load_counters();
+
+  // Stored totals including changes not yet committed.
+  Gauges totals() const;
+
+private:
+  enum class Reason { replaced, deleted, invalidated, expired, evicted };
+  struct Removed
+  {
+    std::uint64_t rows = 0; // every row deleted
+    std::uint64_t live = 0; // of those, the ones not yet expired
+  };
+  // Steps a DELETE ... RETURNING statement and accounts for every row.
+  Removed remove(sqlite::Statement& stmt, Reason reason, std::int64_t now);
+  bool over_limits() const;
+
+  sqlite::Connection m_db;
+  sqlite::Statement m_find;
+  sqlite::Statement m_insert;
+  sqlite::Statement m_delete_id;
+  sqlite::Statement m_delete_key;
+  sqlite::Statement m_insert_tag;
+  sqlite::Statement m_touch;
+  sqlite::Statement m_save_counter;
+  sqlite::Statement m_sweep;
+  sqlite::Statement m_evict;
+  Compressor m_compressor;
+  std::string m_compressed;
+  StoreLimits m_limits;
+  Stats& m_stats;
+  TouchLog& m_touches;
+  Delta m_batch;
+  Delta m_job;
+};
+
+} // namespace omnicache::store
