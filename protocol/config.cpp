@@ -95,6 +95,8 @@ const std::array k_specs{
               "Tenant the command works in. Tenants isolate keys, tags, invalidation and stats."},
   SettingSpec{"client.start_timeout", "OMNICACHE_START_TIMEOUT", "5s", Kind::duration, true, &S::start_timeout_ms,
               "How long the command waits for a daemon it started to answer."},
+  SettingSpec{"client.timeout", "OMNICACHE_TIMEOUT", "1m", Kind::duration, true, &S::timeout_ms,
+              "How long the command waits for a reply before giving up. 0 = forever."},
 };
 // clang-format on
 

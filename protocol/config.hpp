@@ -61,6 +61,7 @@ struct Settings
   // [client]
   std::string tenant;
   std::int64_t start_timeout_ms = 0;
+  std::int64_t timeout_ms = 0;
 
   // The default TTL of a layer; 0 means no expiry.
   std::int64_t default_ttl_ms(std::string_view layer) const;

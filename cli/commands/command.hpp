@@ -1,0 +1,52 @@
+#pragma once
+
+#include "cli/globals.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// One command = one file here, each adding itself to the app through one
+// entry of the table in table.cpp.
+namespace omnicache::cli {
+
+struct CommandSpec
+{
+  std::string_view name;
+  void (*add)(CLI::App& app, Globals& globals);
+};
+
+std::span<const CommandSpec> command_table();
+
+// Option groups several commands share.
+void add_ttl_option(CLI::App& command, std::string& ttl);
+std::optional<std::int64_t> ttl_ms(const std::string& ttl); // empty: the layer's default
+void add_tag_option(CLI::App& command, std::vector<std::string>& tags, const std::string& help);
+void add_layer_option(CLI::App& command, std::string& layer, const std::string& help);
+
+// Prints a count (removed entries and the like): the number alone, or
+// {"<field>": n} with --json; nothing with -q.
+void print_count(const Globals& globals, std::string_view field, std::uint64_t n);
+
+// All of standard input, as bytes.
+std::string read_stdin();
+
+void add_set(CLI::App& app, Globals& globals);
+void add_get(CLI::App& app, Globals& globals);
+void add_exists(CLI::App& app, Globals& globals);
+void add_del(CLI::App& app, Globals& globals);
+void add_inspect(CLI::App& app, Globals& globals);
+void add_keys(CLI::App& app, Globals& globals);
+void add_invalidate(CLI::App& app, Globals& globals);
+void add_flush(CLI::App& app, Globals& globals);
+void add_stats(CLI::App& app, Globals& globals);
+void add_config(CLI::App& app, Globals& globals);
+void add_ping(CLI::App& app, Globals& globals);
+void add_daemon(CLI::App& app, Globals& globals);
+
+} // namespace omnicache::cli

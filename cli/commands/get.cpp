@@ -1,0 +1,52 @@
+#include "cli/client.hpp"
+#include "cli/commands/command.hpp"
+#include "cli/exit_codes.hpp"
+#include "cli/output.hpp"
+
+namespace omnicache::cli {
+
+namespace {
+
+struct GetOptions
+{
+  std::string key;
+  std::string layer;
+};
+
+int
+run_get(Globals& globals, const GetOptions& options)
+{
+  protocol::Json fields{{"key", options.key}};
+  if (!options.layer.empty()) {
+    fields["layer"] = options.layer;
+  }
+  auto client = Client::connect(globals);
+  const auto reply = client.call("get", std::move(fields));
+  const bool found = reply.header.value("found", false);
+  if (globals.json) {
+    protocol::Json out{{"key", options.key}, {"found", found}};
+    if (found) {
+      out["layer"] = reply.header.value("layer", "");
+      out["expires_ms"] = reply.header.value("expires_ms", protocol::Json(nullptr));
+      output::put_value(out, reply.value);
+    }
+    output::print_json(out);
+  } else if (found) {
+    output::print_bytes(reply.value);
+  }
+  return found ? k_exit_ok : k_exit_miss;
+}
+
+} // namespace
+
+void
+add_get(CLI::App& app, Globals& globals)
+{
+  auto options = std::make_shared<GetOptions>();
+  auto* command = app.add_subcommand("get", "Print a key's value exactly as stored; exit 1 on a miss");
+  command->add_option("key", options->key, "Key")->required();
+  add_layer_option(*command, options->layer, "Only an entry of this layer counts as a hit");
+  command->callback([&globals, options] { globals.exit_code = run_get(globals, *options); });
+}
+
+} // namespace omnicache::cli

@@ -1,0 +1,79 @@
+#include "cli/client.hpp"
+#include "cli/commands/command.hpp"
+#include "cli/exit_codes.hpp"
+#include "cli/output.hpp"
+#include "protocol/units.hpp"
+
+#include <fmt/core.h>
+
+namespace omnicache::cli {
+
+namespace {
+
+using protocol::Json;
+
+std::string
+describe(const Json& entry, std::int64_t now)
+{
+  const auto raw = entry.value("raw_size", std::uint64_t{0});
+  const auto stored = entry.value("stored_size", std::uint64_t{0});
+  const auto created = entry.value("created_ms", std::int64_t{0});
+  const auto access = entry.value("access_ms", std::int64_t{0});
+  const auto& expires = entry["expires_ms"];
+  std::string tags;
+  for (const auto& tag : entry.value("tags", Json::array())) {
+    tags += tags.empty() ? "" : ", ";
+    tags += tag.get<std::string>();
+  }
+  std::string out;
+  auto line = [&out](std::string_view label, const std::string& value) {
+    out += fmt::format("{:<12} {}\n", label, value);
+  };
+  line("key:", entry.value("key", ""));
+  line("tenant:", entry.value("tenant", ""));
+  line("layer:", entry.value("layer", ""));
+  line("size:", fmt::format("{} raw, {} stored{}", protocol::format_size(raw), protocol::format_size(stored),
+                            entry.value("compressed", false) ? " (zstd)" : ""));
+  line("created:", fmt::format("{} ({})", output::format_time(created), output::format_relative(created, now)));
+  if (expires.is_number()) {
+    const auto at = expires.get<std::int64_t>();
+    line("expires:", fmt::format("{} ({})", output::format_time(at), output::format_relative(at, now)));
+  } else {
+    line("expires:", "never");
+  }
+  line("hits:", std::to_string(entry.value("hits", std::uint64_t{0})));
+  line("last access:", fmt::format("{} ({})", output::format_time(access), output::format_relative(access, now)));
+  line("tags:", tags.empty() ? "(none)" : tags);
+  if (const auto& meta = entry["meta"]; meta.is_object()) {
+    line("meta:", meta.dump());
+  }
+  return out;
+}
+
+int
+run_inspect(Globals& globals, const std::string& key)
+{
+  auto client = Client::connect(globals);
+  const auto reply = client.call("inspect", {{"key", key}});
+  const bool found = reply.header.value("found", false);
+  if (globals.json) {
+    output::print_json(found ? Json{{"key", key}, {"found", true}, {"entry", reply.header["entry"]}}
+                             : Json{{"key", key}, {"found", false}});
+  } else if (found) {
+    fmt::print("{}", describe(reply.header["entry"], output::now_ms()));
+  }
+  return found ? k_exit_ok : k_exit_miss;
+}
+
+} // namespace
+
+void
+add_inspect(CLI::App& app, Globals& globals)
+{
+  auto key = std::make_shared<std::string>();
+  auto* command = app.add_subcommand("inspect", "Show an entry's layer, sizes, times, hits and tags; exit 1 if absent");
+  command->add_option("key", *key, "Key")->required();
+  command->callback([&globals, key] { globals.exit_code = run_inspect(globals, *key); });
+}
+
+} // namespace omnicache::cli

@@ -1,0 +1,33 @@
+#include "cli/commands/command.hpp"
+
+#include <array>
+
+namespace omnicache::cli {
+
+namespace {
+
+// In the order --help lists them.
+constexpr std::array k_commands{
+  CommandSpec{"set", add_set},
+  CommandSpec{"get", add_get},
+  CommandSpec{"exists", add_exists},
+  CommandSpec{"del", add_del},
+  CommandSpec{"inspect", add_inspect},
+  CommandSpec{"keys", add_keys},
+  CommandSpec{"invalidate", add_invalidate},
+  CommandSpec{"flush", add_flush},
+  CommandSpec{"stats", add_stats},
+  CommandSpec{"config", add_config},
+  CommandSpec{"ping", add_ping},
+  CommandSpec{"daemon", add_daemon},
+};
+
+} // namespace
+
+std::span<const CommandSpec>
+command_table()
+{
+  return k_commands;
+}
+
+} // namespace omnicache::cli

@@ -1,0 +1,145 @@
+#include "cli/output.hpp"
+
+#include "protocol/units.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <unistd.h>
+
+namespace omnicache::cli::output {
+
+void
+print_json(const Json& json)
+{
+  const int indent = isatty(STDOUT_FILENO) ? 2 : -1;
+  print_line(json.dump(indent, ' ', false, Json::error_handler_t::replace));
+}
+
+void
+print_bytes(std::string_view bytes)
+{
+  std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+}
+
+void
+print_line(std::string_view text)
+{
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fputc('\n', stdout);
+}
+
+std::string
+base64(std::string_view bytes)
+{
+  static constexpr char k_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const auto n = (std::uint32_t{static_cast<unsigned char>(bytes[i])} << 16)
+                   | (std::uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8)
+                   | std::uint32_t{static_cast<unsigned char>(bytes[i + 2])};
+    out += k_alphabet[(n >> 18) & 63];
+    out += k_alphabet[(n >> 12) & 63];
+    out += k_alphabet[(n >> 6) & 63];
+    out += k_alphabet[n & 63];
+  }
+  if (i < bytes.size()) {
+    auto n = std::uint32_t{static_cast<unsigned char>(bytes[i])} << 16;
+    if (i + 1 < bytes.size()) {
+      n |= std::uint32_t{static_cast<unsigned char>(bytes[i + 1])} << 8;
+    }
+    out += k_alphabet[(n >> 18) & 63];
+    out += k_alphabet[(n >> 12) & 63];
+    out += i + 1 < bytes.size() ? k_alphabet[(n >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+void
+put_value(Json& json, std::string_view bytes)
+{
+  Json text = std::string(bytes);
+  try {
+    (void)text.dump(); // throws on invalid UTF-8
+    json["value"] = std::move(text);
+  } catch (const Json::type_error&) {
+    json["value_base64"] = base64(bytes);
+  }
+}
+
+std::int64_t
+now_ms()
+{
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string
+format_time(std::int64_t ms)
+{
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &utc);
+  return text;
+}
+
+std::string
+format_relative(std::int64_t at_ms, std::int64_t now_ms)
+{
+  const std::int64_t delta = at_ms - now_ms;
+  const std::int64_t magnitude = delta < 0 ? -delta : delta;
+  if (magnitude < 1000) {
+    return "now";
+  }
+  const std::string span = protocol::format_duration_ms(magnitude / 1000 * 1000);
+  return delta < 0 ? span + " ago" : "in " + span;
+}
+
+Table::Table(std::vector<std::string> header)
+{
+  m_rows.push_back(std::move(header));
+}
+
+void
+Table::add(std::vector<std::string> row)
+{
+  m_rows.push_back(std::move(row));
+}
+
+std::string
+Table::render() const
+{
+  std::vector<std::size_t> widths;
+  for (const auto& row : m_rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], row[i].size());
+    }
+  }
+  std::string out;
+  for (const auto& row : m_rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (i == 0) {
+        line += fmt::format("{:<{}}", row[i], widths[i]);
+      } else {
+        line += fmt::format("  {:>{}}", row[i], widths[i]);
+      }
+    }
+    while (!line.empty() && line.back() == ' ') {
+      line.pop_back();
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+} // namespace omnicache::cli::output

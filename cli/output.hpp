@@ -1,0 +1,46 @@
+#pragma once
+
+#include "protocol/message.hpp"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// Everything the command prints goes through here, so that human output and
+// --json stay consistent across commands.
+namespace omnicache::cli::output {
+
+using protocol::Json;
+
+// Indented when stdout is a terminal, one line otherwise.
+void print_json(const Json& json);
+// The bytes exactly as stored.
+void print_bytes(std::string_view bytes);
+void print_line(std::string_view text);
+
+// {"value": "..."} when the bytes are UTF-8 text, {"value_base64": "..."} otherwise.
+void put_value(Json& json, std::string_view bytes);
+std::string base64(std::string_view bytes);
+
+// The wall clock in milliseconds since the Unix epoch, as the daemon counts.
+std::int64_t now_ms();
+
+// "2026-11-22 20:42:14 UTC"
+std::string format_time(std::int64_t ms);
+// "3s ago", "in 9m57s", "now"
+std::string format_relative(std::int64_t at_ms, std::int64_t now_ms);
+
+// A plain text table: first column left-aligned, the rest right-aligned.
+class Table
+{
+public:
+  explicit Table(std::vector<std::string> header);
+  void add(std::vector<std::string> row);
+  std::string render() const;
+
+private:
+  std::vector<std::vector<std::string>> m_rows;
+};
+
+} // namespace omnicache::cli::output
