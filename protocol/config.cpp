@@ -38,17 +38,21 @@ const std::array k_specs{
   SettingSpec{"daemon.io_threads", "OMNICACHE_IO_THREADS", "1", Kind::count, false, &S::io_threads,
               "Threads serving connections (each with its own read connection to the database).", {}, 1, 64},
   SettingSpec{"daemon.sync", "OMNICACHE_SYNC", "normal", Kind::choice, false, &S::sync,
-              "Durability of acknowledged writes. full: fsync on every commit; survives power loss, slowest. "
-              "normal: survives a crash or kill -9 of the daemon; an OS crash or power loss can lose up to "
-              "about one second of writes (the write-ahead log is synced every second). "
-              "off: leaves syncing to the OS; fastest, and a crash of the OS can corrupt the database.",
+              "How hard the daemon works to keep an acknowledged write. Every mode acknowledges a "
+              "write only after its transaction has committed. "
+              "full: the write-ahead log is fsynced at every commit; a write survives power loss. Slowest: each "
+              "group commit waits for the disk. "
+              "normal: the log is written at every commit and fsynced about once a second; a write survives a "
+              "crash or kill -9 of the daemon, and an OS crash or power loss can lose the last second or so "
+              "(the class of Redis's appendfsync everysec). "
+              "off: syncing is left to the OS; fastest, and an OS crash can lose more, or corrupt the database.",
               k_sync_modes},
   // [limits]
   SettingSpec{"limits.max_connections", "OMNICACHE_MAX_CONNECTIONS", "1024", Kind::count, true, &S::max_connections,
               "Connections served at once; one more gets a BUSY error and is closed.", {}, 1, 1000000},
   SettingSpec{"limits.max_frame_bytes", "OMNICACHE_MAX_FRAME_BYTES", "256MiB", Kind::size, true, &S::max_frame_bytes,
-              "Largest request frame (header plus value); a larger one is refused before it is read.", {},
-              1024, 0xFFFFFFF0u},
+              "Largest request frame (everything after its 4-byte length: header and value); a larger one is "
+              "refused before it is read.", {}, 1024, 0xFFF00000u},
   SettingSpec{"limits.max_header_bytes", "OMNICACHE_MAX_HEADER_BYTES", "1MiB", Kind::size, true, &S::max_header_bytes,
               "Largest JSON header of a request.", {}, 256, 0xFFFFFFF0u},
   SettingSpec{"limits.max_key_bytes", "OMNICACHE_MAX_KEY_BYTES", "4KiB", Kind::size, true, &S::max_key_bytes,
@@ -395,6 +399,64 @@ setting_text(const SettingSpec& spec, const Settings& settings)
     return format_duration_ms(settings.*std::get<std::int64_t Settings::*>(spec.field));
   }
   return {};
+}
+
+namespace {
+
+void
+append_comment(std::string& out, std::string_view text)
+{
+  constexpr std::size_t k_width = 78;
+  std::string line = "#";
+  std::size_t start = 0;
+  while (start < text.size()) {
+    auto end = text.find(' ', start);
+    if (end == std::string_view::npos) {
+      end = text.size();
+    }
+    const auto word = text.substr(start, end - start);
+    if (line.size() + 1 + word.size() > k_width && line.size() > 1) {
+      out += line + "\n";
+      line = "#";
+    }
+    line += " ";
+    line += word;
+    start = end + 1;
+  }
+  out += line + "\n";
+}
+
+} // namespace
+
+std::string
+config_template()
+{
+  std::string out;
+  append_comment(out, "omnicache configuration. Written by `omnicache config template`; every key is shown with "
+                      "its default, commented out. Environment variables (named beside each key) override this "
+                      "file, and flags override both. Sizes take k/M/G (x1000) or Ki/Mi/Gi (x1024); durations "
+                      "take ms, s, m, h, d, w, or never. The daemon reloads the keys marked 'live' on SIGHUP.");
+  std::string_view section;
+  Settings defaults;
+  const GetEnv no_env = [](const char*) { return std::optional<std::string>(); };
+  for (const auto& spec : k_specs) {
+    apply(spec, defaults, spec.fallback, "/", no_env);
+  }
+  for (const auto& spec : k_specs) {
+    const auto dot = spec.key.find('.');
+    const auto this_section = spec.key.substr(0, dot);
+    if (this_section != section) {
+      section = this_section;
+      out += fmt::format("\n[{}]\n", section);
+    }
+    out += "\n";
+    append_comment(out, spec.help);
+    out += fmt::format("# env: {}{}\n", spec.env, spec.live ? "; live" : "; needs a restart");
+    const std::string value = spec.fallback.empty() && spec.kind == Kind::path ? std::string() : setting_text(spec, defaults);
+    const bool bare = spec.kind == Kind::count;
+    out += fmt::format("#{} = {}\n", spec.key.substr(dot + 1), bare ? value : fmt::format("\"{}\"", value));
+  }
+  return out;
 }
 
 std::vector<Config::Shown>

@@ -137,6 +137,9 @@ private:
   std::vector<std::pair<Origin, std::string>> m_origins; // by setting index
 };
 
+// An annotated config file with every key at its default, commented out.
+std::string config_template();
+
 // The text form of a setting's current value, as `config show` prints it.
 std::string setting_text(const SettingSpec& spec, const Settings& settings);
 

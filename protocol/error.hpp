@@ -14,7 +14,7 @@ enum class ErrorCode {
   too_large,     // a frame, header, key, value or list is over a limit
   not_found,     // the named thing does not exist where absence is an error
   unsupported,   // unknown operation, protocol version or capability
-  busy,          // connection or in-flight limit reached; try again later
+  busy,          // the connection limit is reached; try again later
   shutting_down, // the daemon is stopping and takes no new work
   disk_full,     // the database could not grow; nothing was changed
   internal,      // a bug or an unexpected failure of the store

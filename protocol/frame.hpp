@@ -13,11 +13,14 @@
 namespace omnicache::protocol {
 
 inline constexpr std::size_t k_prefix_bytes = 4;
+// The largest body a 4-byte length can describe.
+inline constexpr std::size_t k_max_body_bytes = 0xFFFFFFFFu;
 
+// The defaults of limits.max_frame_bytes and limits.max_header_bytes.
 struct FrameLimits
 {
-  std::uint32_t max_frame_bytes = 64u << 20;
-  std::uint32_t max_header_bytes = 64u << 10;
+  std::uint32_t max_frame_bytes = 256u << 20;
+  std::uint32_t max_header_bytes = 1u << 20;
 };
 
 struct BodyView

@@ -13,6 +13,9 @@ inline constexpr std::array<std::string_view, 7> k_layer_names{
 
 inline constexpr std::string_view k_default_layer = "kv";
 
+// The tenant of a request that names none.
+inline constexpr std::string_view k_default_tenant = "default";
+
 inline bool
 is_layer(std::string_view name)
 {

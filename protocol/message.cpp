@@ -2,6 +2,8 @@
 
 #include <fmt/core.h>
 
+#include <cstdint>
+
 namespace omnicache::protocol {
 
 namespace {
@@ -27,7 +29,7 @@ parse_request(BodyView body, std::uint64_t& id_seen)
     throw Error(ErrorCode::bad_request, fmt::format("header must be a JSON object, got {}", request.header.type_name()));
   }
   const auto id = request.header.find("id");
-  if (id != request.header.end()) {
+  if (id != request.header.end() && !id->is_null()) {
     if (!id->is_number_unsigned()) {
       bad_field("id", "a non-negative integer", *id);
     }
@@ -74,6 +76,10 @@ optional_int(const Json& header, const char* field)
   }
   if (!it->is_number_integer()) {
     bad_field(field, "an integer", *it);
+  }
+  if (it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) {
+    throw Error(ErrorCode::bad_request,
+                fmt::format("field '{}' must be at most {}, got {}", field, INT64_MAX, it->get<std::uint64_t>()));
   }
   return it->get<std::int64_t>();
 }
@@ -134,7 +140,13 @@ append_reply(std::string& out, const Reply& reply)
     header["error"] = {{"code", error_code_name(reply.error_code)}, {"message", reply.error_message}};
   }
   // Replacement of invalid UTF-8 keeps a reply encodable whatever a client sent.
-  append_frame(out, header.dump(-1, ' ', false, Json::error_handler_t::replace), reply.value);
+  const std::string text = header.dump(-1, ' ', false, Json::error_handler_t::replace);
+  if (k_prefix_bytes + text.size() + reply.value.size() > k_max_body_bytes) {
+    append_reply(out, make_error(reply.id, ErrorCode::too_large,
+                                 fmt::format("a reply of {} bytes does not fit in one frame", text.size() + reply.value.size())));
+    return;
+  }
+  append_frame(out, text, reply.value);
 }
 
 void
@@ -153,17 +165,23 @@ parse_reply(BodyView body)
   if (reply.header.is_discarded() || !reply.header.is_object()) {
     throw Error(ErrorCode::bad_frame, "reply header is not a JSON object");
   }
-  reply.id = reply.header.value("id", std::uint64_t{0});
-  reply.ok = reply.header.value("ok", false);
-  if (!reply.ok) {
-    const auto error = reply.header.find("error");
-    if (error != reply.header.end() && error->is_object()) {
-      const std::string code = error->value("code", std::string("INTERNAL"));
-      if (!parse_error_code(code, reply.error_code)) {
-        reply.error_code = ErrorCode::internal;
+  // Json::value() throws its own type_error for a field of the wrong type;
+  // callers expect Error for anything unreadable in a reply.
+  try {
+    reply.id = reply.header.value("id", std::uint64_t{0});
+    reply.ok = reply.header.value("ok", false);
+    if (!reply.ok) {
+      const auto error = reply.header.find("error");
+      if (error != reply.header.end() && error->is_object()) {
+        const std::string code = error->value("code", std::string("INTERNAL"));
+        if (!parse_error_code(code, reply.error_code)) {
+          reply.error_code = ErrorCode::internal;
+        }
+        reply.error_message = error->value("message", std::string());
       }
-      reply.error_message = error->value("message", std::string());
     }
+  } catch (const Json::type_error& e) {
+    throw Error(ErrorCode::bad_frame, fmt::format("reply header has a field of the wrong type: {}", e.what()));
   }
   reply.value.assign(body.value);
   return reply;

@@ -11,12 +11,16 @@
 #include <string_view>
 #include <vector>
 
-// Request and reply headers (PROTOCOL.md, "Requests" and "Replies").
+// Request and reply headers (PROTOCOL.md, "Request and reply headers").
 namespace omnicache::protocol {
 
 using Json = nlohmann::json;
 
 inline constexpr int k_protocol_version = 1;
+
+// The largest ttl_ms a request may carry: 2^53 - 1, exact in every JSON
+// implementation, and far from overflowing when added to the clock.
+inline constexpr std::int64_t k_max_ttl_ms = (std::int64_t{1} << 53) - 1;
 
 // Capability names a server announces in its hello reply.
 inline constexpr std::string_view k_capabilities[] = {

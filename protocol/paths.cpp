@@ -92,8 +92,11 @@ std::string
 expand_path(std::string_view path, const std::string& base_dir, const GetEnv& env)
 {
   std::filesystem::path out;
-  if (path == "~" || path.starts_with("~/")) {
-    out = std::filesystem::path(home_directory(env)) / std::string(path.substr(path.size() > 1 ? 2 : 1));
+  if (path == "~") {
+    // Not home / "": appending an empty component leaves a trailing slash.
+    out = std::filesystem::path(home_directory(env));
+  } else if (path.starts_with("~/")) {
+    out = std::filesystem::path(home_directory(env)) / std::string(path.substr(2));
   } else {
     out = std::filesystem::path(std::string(path));
     if (out.is_relative()) {

@@ -82,6 +82,7 @@ Reader::inspect(std::string_view tenant, std::string_view key, std::int64_t now)
 {
   EntryInfo info;
   {
+    const auto view = m_touches.hold_view(); // each hit counted once: in the row or in the log
     sqlite::ResetOnExit reset(m_inspect);
     m_inspect.bind(1, tenant).bind(2, key);
     if (!m_inspect.step() || !alive(m_inspect, 6, now)) {
@@ -99,10 +100,10 @@ Reader::inspect(std::string_view tenant, std::string_view key, std::int64_t now)
     info.access_ms = m_inspect.column_int(7);
     info.hits = static_cast<std::uint64_t>(m_inspect.column_int(8));
     info.meta = m_inspect.column_text(9);
-  }
-  if (const auto pending = m_touches.peek(info.id)) {
-    info.access_ms = std::max(info.access_ms, pending->access_ms);
-    info.hits += pending->hits;
+    if (const auto pending = m_touches.peek(info.id)) {
+      info.access_ms = std::max(info.access_ms, pending->access_ms);
+      info.hits += pending->hits;
+    }
   }
   sqlite::ResetOnExit reset(m_tags_of);
   m_tags_of.bind(1, info.id);
@@ -141,6 +142,9 @@ Reader::keys(std::string_view tenant, const Selector& selector, std::string_view
     stmt.bind(7, tags_json);
   }
   KeysPage page;
+  if (limit == 0) {
+    return page;
+  }
   while (stmt.step()) {
     if (page.keys.size() == limit) {
       page.next_after = page.keys.back();

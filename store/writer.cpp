@@ -73,7 +73,9 @@ Writer::begin()
 void
 Writer::commit()
 {
+  const auto view = m_touches.hold_view();
   m_db.exec("COMMIT");
+  m_touches.settle(true);
 }
 
 void
@@ -82,6 +84,7 @@ Writer::rollback()
   if (sqlite3_get_autocommit(m_db.handle()) == 0) {
     m_db.exec("ROLLBACK");
   }
+  m_touches.settle(false);
   m_batch.clear();
   m_job.clear();
 }
@@ -171,8 +174,9 @@ Writer::set(const EntryWrite& entry, std::int64_t now)
     stored = m_compressed;
   }
   if (m_limits.max_bytes != 0 && stored.size() + entry.key.size() > m_limits.max_bytes) {
-    throw Error(ErrorCode::too_large, fmt::format("a value of {} bytes as stored does not fit in store.max_bytes ({})",
-                                                  stored.size() + entry.key.size(), m_limits.max_bytes));
+    throw Error(ErrorCode::too_large,
+                fmt::format("an entry of {} bytes (key plus value as stored) does not fit in store.max_bytes ({})",
+                            stored.size() + entry.key.size(), m_limits.max_bytes));
   }
 
   // A new value is a new entry: its old tags, hits and id go with the old one.
@@ -188,7 +192,8 @@ Writer::set(const EntryWrite& entry, std::int64_t now)
     .bind(7, static_cast<std::int64_t>(stored.size()))
     .bind(8, now);
   if (entry.ttl_ms > 0) {
-    m_insert.bind(9, now + entry.ttl_ms);
+    // Saturates rather than overflows: a TTL past the end of time is "never" in effect.
+    m_insert.bind(9, entry.ttl_ms > INT64_MAX - now ? INT64_MAX : now + entry.ttl_ms);
   } else {
     m_insert.bind_null(9);
   }
@@ -320,15 +325,10 @@ Writer::evict_to_limits()
 void
 Writer::write_touches()
 {
-  const auto touches = m_touches.take();
-  try {
-    for (const auto& [id, touch] : touches) {
-      m_touch.bind(1, id).bind(2, touch.access_ms).bind(3, static_cast<std::int64_t>(touch.hits));
-      m_touch.run();
-    }
-  } catch (...) {
-    m_touches.restore(touches);
-    throw;
+  // A failure here fails the transaction, whose rollback makes them pending again.
+  for (const auto& [id, touch] : m_touches.take()) {
+    m_touch.bind(1, id).bind(2, touch.access_ms).bind(3, static_cast<std::int64_t>(touch.hits));
+    m_touch.run();
   }
 }
 

@@ -29,6 +29,10 @@ add_config(CLI::App& app, Globals& globals)
       output::print_line(fmt::format("({}) {} = {}", protocol::origin_name(shown.origin), shown.key, shown.value));
     }
   });
+  auto* make_template = command->add_subcommand(
+    "template", "Print an annotated config file with every key at its default, to start your own from");
+  make_template->footer("Example: omnicache config template > ~/.config/omnicache/config.toml");
+  make_template->callback([] { fmt::print("{}", protocol::config_template()); });
 }
 
 } // namespace omnicache::cli

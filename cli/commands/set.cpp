@@ -5,6 +5,8 @@
 
 #include <fmt/core.h>
 
+#include <unistd.h>
+
 namespace omnicache::cli {
 
 namespace {
@@ -21,7 +23,11 @@ struct SetOptions
 int
 run_set(Globals& globals, const SetOptions& options)
 {
-  const std::string value = !options.value || *options.value == "-" ? read_stdin() : *options.value;
+  const bool from_stdin = !options.value || *options.value == "-";
+  if (from_stdin && isatty(STDIN_FILENO) && !globals.quiet) {
+    fmt::print(stderr, "omnicache: reading the value of {} from standard input (end it with Ctrl-D)\n", options.key);
+  }
+  const std::string value = from_stdin ? read_stdin() : *options.value;
   protocol::Json fields{{"key", options.key}, {"tags", options.tags}};
   if (const auto ttl = ttl_ms(options.ttl)) {
     fields["ttl_ms"] = *ttl;

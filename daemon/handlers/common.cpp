@@ -28,11 +28,12 @@ check_length(std::string_view what, std::string_view text, std::uint64_t limit, 
 } // namespace
 
 std::string
-tenant_of(const protocol::Request& request, const protocol::Settings& settings)
+tenant_of(const protocol::Request& request)
 {
   auto tenant = protocol::optional_string(request.header, "tenant");
   if (!tenant) {
-    return settings.tenant;
+    // Not the daemon's own client.tenant: that setting belongs to clients.
+    return std::string(protocol::k_default_tenant);
   }
   if (tenant->empty()) {
     throw Error(ErrorCode::bad_request, "field 'tenant' must not be empty");
@@ -63,6 +64,9 @@ keys_of(const protocol::Request& request, const protocol::Settings& settings)
     throw Error(ErrorCode::bad_request, "field 'keys' must name at least one key");
   }
   for (const auto& key : keys) {
+    if (key.empty()) {
+      throw Error(ErrorCode::bad_request, "field 'keys' must not hold an empty key");
+    }
     check_length("key", key, settings.max_key_bytes, "limits.max_key_bytes");
   }
   return keys;

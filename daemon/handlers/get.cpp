@@ -17,7 +17,7 @@ expiry(std::int64_t expires_ms)
 protocol::Reply
 handle_get(Context& context, const protocol::Request& request)
 {
-  const std::string tenant = tenant_of(request, context.settings);
+  const std::string tenant = tenant_of(request);
   const std::string key = key_of(request, context.settings);
   const std::string layer = layer_of(request, false);
   auto hit = context.reader.get(tenant, key, layer, store::now_ms());
@@ -32,7 +32,7 @@ handle_get(Context& context, const protocol::Request& request)
 protocol::Reply
 handle_exists(Context& context, const protocol::Request& request)
 {
-  const std::string tenant = tenant_of(request, context.settings);
+  const std::string tenant = tenant_of(request);
   const std::string key = key_of(request, context.settings);
   return ok_reply(request, {{"found", context.reader.exists(tenant, key, store::now_ms())}});
 }
@@ -40,7 +40,7 @@ handle_exists(Context& context, const protocol::Request& request)
 protocol::Reply
 handle_inspect(Context& context, const protocol::Request& request)
 {
-  const std::string tenant = tenant_of(request, context.settings);
+  const std::string tenant = tenant_of(request);
   const std::string key = key_of(request, context.settings);
   const std::int64_t now = store::now_ms();
   const auto info = context.reader.inspect(tenant, key, now);

@@ -70,7 +70,7 @@ std::size_t op_index(const OpSpec& spec);
 
 // Field helpers shared by the handlers. Each throws Error(bad_request) or
 // Error(too_large) naming the field and the limit.
-std::string tenant_of(const protocol::Request& request, const protocol::Settings& settings);
+std::string tenant_of(const protocol::Request& request);
 std::string key_of(const protocol::Request& request, const protocol::Settings& settings, const char* field = "key");
 std::vector<std::string> keys_of(const protocol::Request& request, const protocol::Settings& settings);
 std::vector<std::string> tags_of(const protocol::Request& request, const protocol::Settings& settings);

@@ -17,7 +17,7 @@ constexpr std::int64_t k_max_page = 10000;
 protocol::Reply
 handle_keys(Context& context, const protocol::Request& request)
 {
-  const std::string tenant = tenant_of(request, context.settings);
+  const std::string tenant = tenant_of(request);
   store::Selector selector;
   selector.pattern = pattern_of(request);
   selector.layer = layer_of(request, false);

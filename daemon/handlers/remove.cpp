@@ -11,7 +11,7 @@ using protocol::Json;
 void
 handle_del(Context& context, const protocol::Request& request, Completion done)
 {
-  auto tenant = tenant_of(request, context.settings);
+  auto tenant = tenant_of(request);
   auto keys = keys_of(request, context.settings);
   submit_write(
     context, request,
@@ -24,7 +24,7 @@ handle_del(Context& context, const protocol::Request& request, Completion done)
 void
 handle_invalidate(Context& context, const protocol::Request& request, Completion done)
 {
-  auto tenant = tenant_of(request, context.settings);
+  auto tenant = tenant_of(request);
   store::Selector selector;
   selector.tags = tags_of(request, context.settings);
   selector.pattern = pattern_of(request);
@@ -43,7 +43,7 @@ handle_invalidate(Context& context, const protocol::Request& request, Completion
 void
 handle_flush(Context& context, const protocol::Request& request, Completion done)
 {
-  auto tenant = tenant_of(request, context.settings);
+  auto tenant = tenant_of(request);
   const bool all = protocol::optional_bool(request.header, "all_tenants", false);
   submit_write(
     context, request,

@@ -12,13 +12,14 @@ void
 handle_set(Context& context, const protocol::Request& request, Completion done)
 {
   store::EntryWrite entry;
-  entry.tenant = tenant_of(request, context.settings);
+  entry.tenant = tenant_of(request);
   entry.key = key_of(request, context.settings);
   entry.layer = layer_of(request, true);
   entry.tags = tags_of(request, context.settings);
   const auto ttl = protocol::optional_int(request.header, "ttl_ms");
-  if (ttl && *ttl < 0) {
-    throw Error(ErrorCode::bad_request, fmt::format("field 'ttl_ms' must be 0 (never) or positive, got {}", *ttl));
+  if (ttl && (*ttl < 0 || *ttl > protocol::k_max_ttl_ms)) {
+    throw Error(ErrorCode::bad_request, fmt::format("field 'ttl_ms' must be 0 (never) or from 1 to {}, got {}",
+                                                    protocol::k_max_ttl_ms, *ttl));
   }
   entry.ttl_ms = ttl ? *ttl : context.settings.default_ttl_ms(entry.layer);
   if (const auto meta = request.header.find("meta"); meta != request.header.end() && !meta->is_null()) {

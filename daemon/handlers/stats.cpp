@@ -85,7 +85,7 @@ operation_figures(const Context& context)
 protocol::Reply
 handle_stats(Context& context, const protocol::Request& request)
 {
-  const std::string tenant = tenant_of(request, context.settings);
+  const std::string tenant = tenant_of(request);
   const bool all = protocol::optional_bool(request.header, "all_tenants", false);
 
   store::ScopeStats total;

@@ -1,0 +1,45 @@
+#include "protocol/error.hpp"
+
+#include <doctest/doctest.h>
+
+#include <set>
+#include <string>
+
+using namespace omnicache::protocol;
+
+TEST_SUITE("protocol.error")
+{
+  TEST_CASE("every error code has a distinct name that parses back to it")
+  {
+    const ErrorCode codes[] = {
+      ErrorCode::bad_frame, ErrorCode::bad_request,   ErrorCode::too_large, ErrorCode::not_found, ErrorCode::unsupported,
+      ErrorCode::busy,      ErrorCode::shutting_down, ErrorCode::disk_full, ErrorCode::internal,
+    };
+    std::set<std::string_view> names;
+    for (const ErrorCode code : codes) {
+      const std::string_view name = error_code_name(code);
+      CAPTURE(name);
+      CHECK(names.insert(name).second);
+      ErrorCode back = code == ErrorCode::internal ? ErrorCode::busy : ErrorCode::internal;
+      REQUIRE(parse_error_code(name, back));
+      CHECK(back == code);
+    }
+    CHECK(error_code_name(ErrorCode::too_large) == "TOO_LARGE");
+    CHECK(error_code_name(ErrorCode::shutting_down) == "SHUTTING_DOWN");
+  }
+
+  TEST_CASE("parse_error_code refuses unknown names and leaves the code alone")
+  {
+    ErrorCode code = ErrorCode::busy;
+    CHECK_FALSE(parse_error_code("too_large", code)); // names are upper case
+    CHECK_FALSE(parse_error_code("", code));
+    CHECK(code == ErrorCode::busy);
+  }
+
+  TEST_CASE("an Error carries its code and message")
+  {
+    const Error error(ErrorCode::not_found, "no such key");
+    CHECK(error.code() == ErrorCode::not_found);
+    CHECK(std::string(error.what()) == "no such key");
+  }
+}
