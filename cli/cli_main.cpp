@@ -7,6 +7,8 @@
 #include <fmt/core.h>
 
 #include <cstdio>
+#include <optional>
+#include <string>
 
 namespace omnicache::cli {
 
@@ -47,6 +49,33 @@ define_globals(CLI::App& app, Globals& globals)
   app.set_version_flag("-V,--version", fmt::format("omnicache {}", k_version));
 }
 
+// The first word that is neither an option nor an option's value, when it
+// names no command: CLI11 would only say that a command is required.
+std::optional<std::string>
+unknown_command(const CLI::App& app, int argc, char** argv)
+{
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view word = argv[i];
+    if (word == "--") {
+      return std::nullopt;
+    }
+    if (word.starts_with("-")) {
+      const auto* option = app.get_option_no_throw(std::string(word.substr(0, word.find('='))));
+      if (option != nullptr && option->get_type_size() != 0 && word.find('=') == std::string_view::npos) {
+        ++i; // its value
+      }
+      continue;
+    }
+    for (const auto* command : app.get_subcommands({})) {
+      if (command->check_name(std::string(word))) {
+        return std::nullopt;
+      }
+    }
+    return std::string(word);
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 int
@@ -72,6 +101,10 @@ cli_main(int argc, char** argv)
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    if (const auto word = unknown_command(app, argc, argv)) {
+      fmt::print(stderr, "omnicache: unknown command '{}'\nRun 'omnicache --help' for the list of commands.\n", *word);
+      return k_exit_usage;
+    }
     fmt::print(stderr, "omnicache: {}\nRun 'omnicache --help' (or 'omnicache COMMAND --help') for usage.\n", e.what());
     return k_exit_usage;
   } catch (const CliError& e) {

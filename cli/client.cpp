@@ -107,23 +107,31 @@ Client::call(std::string_view op, Json fields, std::string_view value)
   if (!fields.contains("tenant")) {
     fields["tenant"] = m_tenant;
   }
-  protocol::append_request(out, m_next_id++, op, std::move(fields), value);
+  try {
+    protocol::append_request(out, m_next_id++, op, std::move(fields), value);
+  } catch (const protocol::Error& e) {
+    throw CliError(k_exit_usage, e.what());
+  }
   send_all(out);
   if (greet) {
     auto hello = receive();
-    if (!hello.ok) {
-      throw CliError(k_exit_daemon, fmt::format("the daemon refused our hello: {}", hello.error_message));
-    }
+    throw_if_error(hello);
     m_server = std::move(hello.header);
     m_greeted = true;
   }
   auto reply = receive();
+  throw_if_error(reply);
+  return reply;
+}
+
+void
+Client::throw_if_error(const protocol::Reply& reply)
+{
   if (!reply.ok) {
     const bool input = reply.error_code == ErrorCode::bad_request || reply.error_code == ErrorCode::too_large;
     throw CliError(input ? k_exit_usage : k_exit_daemon,
                    fmt::format("{} ({})", reply.error_message, protocol::error_code_name(reply.error_code)));
   }
-  return reply;
 }
 
 void
@@ -136,7 +144,16 @@ Client::send_all(const std::string& bytes)
       if (errno == EINTR) {
         continue;
       }
-      throw CliError(k_exit_unreachable, fmt::format("lost the connection to the daemon: {}", std::strerror(errno)));
+      const int error = errno;
+      // The daemon may have said why before it closed (BUSY): report that.
+      protocol::Reply reason;
+      try {
+        reason = receive();
+      } catch (const CliError&) {
+        throw CliError(k_exit_unreachable, fmt::format("lost the connection to the daemon: {}", std::strerror(error)));
+      }
+      throw_if_error(reason);
+      throw CliError(k_exit_unreachable, fmt::format("lost the connection to the daemon: {}", std::strerror(error)));
     }
     sent += static_cast<std::size_t>(n);
   }

@@ -39,6 +39,7 @@ public:
 private:
   Client(int fd, std::string tenant, std::int64_t timeout_ms);
   void send_all(const std::string& bytes);
+  static void throw_if_error(const protocol::Reply& reply);
   protocol::Reply receive();
   void read_exact(char* data, std::size_t n);
 

@@ -56,6 +56,10 @@ Server::~Server()
       thread.join();
     }
   }
+  // Everything bound to an event loop goes before the loops themselves.
+  m_timer.reset();
+  m_signals.reset();
+  m_acceptor.reset();
   m_workers.clear();
   if (m_store) {
     m_store->stop();

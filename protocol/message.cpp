@@ -154,7 +154,14 @@ append_request(std::string& out, std::uint64_t id, std::string_view op, Json fie
 {
   fields["id"] = id;
   fields["op"] = op;
-  append_frame(out, fields.dump(-1, ' ', false, Json::error_handler_t::replace), value);
+  std::string header;
+  try {
+    // Strict: replacing invalid bytes would make two different keys one.
+    header = fields.dump(-1, ' ', false, Json::error_handler_t::strict);
+  } catch (const Json::type_error&) {
+    throw Error(ErrorCode::bad_request, "keys, tags and other names must be valid UTF-8 text");
+  }
+  append_frame(out, header, value);
 }
 
 Reply

@@ -62,7 +62,8 @@ Reply make_error(std::uint64_t id, ErrorCode code, std::string message);
 // Appends the reply as one frame.
 void append_reply(std::string& out, const Reply& reply);
 
-// Client side: builds a request frame, and parses a reply body.
+// Client side: builds a request frame (throws Error(bad_request) when a
+// string in `fields` is not valid UTF-8), and parses a reply body.
 void append_request(std::string& out, std::uint64_t id, std::string_view op, Json fields, std::string_view value);
 Reply parse_reply(BodyView body);
 

@@ -160,12 +160,13 @@ Store::run_batch(std::deque<WriteJob>& batch)
     m_writer->end_job();
     m_writer->commit();
     m_stats.apply(m_writer->take_batch_delta());
-  } catch (...) {
+  } catch (const std::exception& e) {
     commit_error = std::current_exception();
+    report(fmt::format("committing {} writes", batch.size()), e);
     try {
       m_writer->rollback();
-    } catch (const std::exception& e) {
-      report("rolling back a failed batch", e);
+    } catch (const std::exception& inner) {
+      report("rolling back a failed batch", inner);
     }
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {

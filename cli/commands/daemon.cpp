@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <optional>
 #include <thread>
 
@@ -19,6 +22,19 @@ namespace {
 using protocol::Json;
 
 constexpr auto k_stop_timeout = std::chrono::seconds(30);
+
+// True when nobody holds the daemon's lock on `path` (or the file is gone).
+bool
+lock_is_free(const std::string& path)
+{
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return errno == ENOENT;
+  }
+  const bool free = flock(fd, LOCK_EX | LOCK_NB) == 0;
+  close(fd);
+  return free;
+}
 
 std::optional<Client>
 running(Globals& globals)
@@ -68,11 +84,13 @@ run_stop(Globals& globals)
            fmt::format("omnicached is not running on {}", socket));
     return k_exit_ok;
   }
+  const std::string database = client->call("stats").header["server"].value("database", "");
   client->call("shutdown");
   const auto pid = client->server().value("pid", 0);
-  // Stopped means gone: the database is closed and its lock released.
+  // Stopped means gone: the database is closed and its lock released. (The
+  // process may linger as a zombie until its parent reaps it.)
   const auto deadline = std::chrono::steady_clock::now() + k_stop_timeout;
-  while (pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH)) {
+  while (!lock_is_free(database + ".lock") && pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH)) {
     if (std::chrono::steady_clock::now() >= deadline) {
       throw CliError(k_exit_daemon, fmt::format("omnicached (pid {}) is still running after {}s", pid,
                                                 std::chrono::duration_cast<std::chrono::seconds>(k_stop_timeout).count()));

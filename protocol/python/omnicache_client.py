@@ -46,10 +46,14 @@ def decode_body(body):
 class Client:
     def __init__(self, path, timeout=30.0):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(timeout)
-        self.sock.connect(path)
+        try:
+            self.sock.settimeout(timeout)
+            self.sock.connect(path)
+        except OSError:
+            self.sock.close()
+            raise
         self.next_id = 1
-        self.buffer = b""
+        self.buffer = bytearray()
 
     def close(self):
         self.sock.close()
@@ -78,7 +82,8 @@ class Client:
             if not chunk:
                 raise ConnectionError("connection closed by the server")
             self.buffer += chunk
-        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        out = bytes(self.buffer[:n])
+        del self.buffer[:n]
         return out
 
     def receive(self):
