@@ -1,5 +1,6 @@
 #include "protocol/config.hpp"
 
+#include "protocol/config_tables.hpp"
 #include "protocol/units.hpp"
 
 #include <fmt/core.h>
@@ -304,6 +305,10 @@ Config::load(const ConfigSources& sources)
         throw ConfigError(fmt::format("{}:{}: unknown key '{}' (settings belong in sections such as [store])",
                                       config.m_file, line, section_key.str()));
       }
+      if (config_tables::is_table_section(section_key.str())) {
+        config_tables::load(section_key.str(), *table, config.m_file, config.m_settings);
+        continue;
+      }
       for (const auto& [name, node] : *table) {
         const std::string key = fmt::format("{}.{}", section_key.str(), name.str());
         const auto where = fmt::format("{}:{}", config.m_file, node.source().begin.line);
@@ -456,6 +461,7 @@ config_template()
     const bool bare = spec.kind == Kind::count;
     out += fmt::format("#{} = {}\n", spec.key.substr(dot + 1), bare ? value : fmt::format("\"{}\"", value));
   }
+  out += config_tables::template_text();
   return out;
 }
 
@@ -468,6 +474,9 @@ Config::show() const
     out.push_back({std::string(k_specs[i].key), setting_text(k_specs[i], m_settings), m_origins[i].first,
                    m_origins[i].second});
   }
+  for (auto& [key, value] : config_tables::show(m_settings)) {
+    out.push_back({std::move(key), std::move(value), Origin::file, m_file});
+  }
   return out;
 }
 
@@ -479,6 +488,12 @@ Config::changed_keys(const Config& other) const
     if (setting_text(spec, m_settings) != setting_text(spec, other.m_settings)) {
       out.emplace_back(spec.key);
     }
+  }
+  if (m_settings.prices != other.m_settings.prices) {
+    out.emplace_back("prices");
+  }
+  if (m_settings.rules != other.m_settings.rules) {
+    out.emplace_back("rules");
   }
   return out;
 }

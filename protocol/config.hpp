@@ -3,6 +3,7 @@
 #include "protocol/paths.hpp"
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -23,6 +24,26 @@ namespace omnicache::protocol {
 
 enum class Origin { default_value, file, env, flag };
 std::string_view origin_name(Origin origin);
+
+// [prices.MODEL]: what a model costs, in US dollars per million tokens.
+struct Price
+{
+  double input = 0;
+  double output = 0;
+  bool operator==(const Price&) const = default;
+};
+
+// [rules.EVENT]: what `omnicache event EVENT name=value...` removes. Each
+// target may hold {name} placeholders filled from the event's arguments;
+// an entry matching any one target goes.
+struct Rule
+{
+  std::vector<std::string> tags;
+  std::vector<std::string> patterns; // key globs
+  std::vector<std::string> layers;
+  std::vector<std::string> deps;
+  bool operator==(const Rule&) const = default;
+};
 
 // Typed, validated values. Durations are milliseconds; 0 means "never"/"off".
 struct Settings
@@ -62,6 +83,9 @@ struct Settings
   std::string tenant;
   std::int64_t start_timeout_ms = 0;
   std::int64_t timeout_ms = 0;
+  // [prices] and [rules]: tables keyed by model and by event; file only.
+  std::map<std::string, Price, std::less<>> prices;
+  std::map<std::string, Rule, std::less<>> rules;
 
   // The default TTL of a layer; 0 means no expiry.
   std::int64_t default_ttl_ms(std::string_view layer) const;

@@ -4,6 +4,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace omnicache::protocol {
@@ -27,14 +28,20 @@ write_u32be(void* data, std::uint32_t value)
 }
 
 void
-append_frame(std::string& out, std::string_view header, std::string_view value)
+append_frame_head(std::string& out, std::string_view header, std::size_t value_size)
 {
-  const std::size_t body = k_prefix_bytes + header.size() + value.size();
+  const std::size_t body = k_prefix_bytes + header.size() + value_size;
   const std::size_t start = out.size();
   out.resize(start + 2 * k_prefix_bytes);
   write_u32be(out.data() + start, static_cast<std::uint32_t>(body));
   write_u32be(out.data() + start + k_prefix_bytes, static_cast<std::uint32_t>(header.size()));
   out.append(header);
+}
+
+void
+append_frame(std::string& out, std::string_view header, std::string_view value)
+{
+  append_frame_head(out, header, value.size());
   out.append(value);
 }
 
@@ -67,8 +74,18 @@ FrameReader::prepare(std::size_t at_least)
 {
   if (m_buffer.size() - m_end < at_least) {
     compact();
-    if (m_buffer.size() - m_end < at_least) {
-      m_buffer.resize(m_end + at_least);
+    std::size_t wanted = m_end + at_least;
+    if (const std::size_t frame = missing(); frame > 0) {
+      // The frame's length is known: one allocation of the right size rather
+      // than doublings that would hold the old and the new buffer at once,
+      // and no growing past it just to read ahead.
+      if (m_buffer.capacity() < m_end + frame) {
+        m_buffer.reserve(m_end + frame);
+      }
+      wanted = std::min(wanted, std::max(m_buffer.capacity(), m_end + frame));
+    }
+    if (m_buffer.size() < wanted) {
+      m_buffer.resize(wanted);
     }
   }
   return m_buffer.data() + m_end;
@@ -98,6 +115,17 @@ FrameReader::next()
   std::string_view body(m_buffer.data() + m_begin + k_prefix_bytes, length);
   m_begin += k_prefix_bytes + length;
   return body;
+}
+
+std::string
+FrameReader::take_buffer()
+{
+  std::string rest(m_buffer.data() + m_begin, m_end - m_begin);
+  std::string taken = std::move(m_buffer);
+  m_buffer = std::move(rest);
+  m_begin = 0;
+  m_end = m_buffer.size();
+  return taken;
 }
 
 std::size_t

@@ -34,6 +34,8 @@ void write_u32be(void* data, std::uint32_t value);
 
 // Appends one complete frame to `out`.
 void append_frame(std::string& out, std::string_view header, std::string_view value);
+// Appends a frame's lengths and header; `value_size` bytes of value must follow.
+void append_frame_head(std::string& out, std::string_view header, std::size_t value_size);
 
 // Splits a frame body into header and value. Throws Error(bad_frame) when the
 // body is shorter than its header length says, Error(too_large) when the
@@ -48,8 +50,11 @@ class FrameReader
 public:
   explicit FrameReader(FrameLimits limits = {});
 
-  // Room to read into; call commit() with the number of bytes written there.
-  char* prepare(std::size_t at_least);
+  // Room to read into, usually `wanted` bytes, never less than the rest of
+  // the frame in progress (room() says how much); call commit() with the
+  // number of bytes written there.
+  char* prepare(std::size_t wanted);
+  std::size_t room() const { return m_buffer.size() - m_end; }
   void commit(std::size_t n);
 
   // The next complete body, or nullopt when more bytes are needed. The view
@@ -59,6 +64,12 @@ public:
 
   // Drops consumed bytes so the buffer does not grow without bound.
   void compact();
+
+  // Hands over the buffer that holds the body last returned by next(), so
+  // that a large value can be kept without a copy: views into that body stay
+  // valid in the returned string. The reader keeps a copy of only the bytes
+  // after the body.
+  std::string take_buffer();
 
   std::size_t buffered() const { return m_end - m_begin; }
   // Bytes still to come for the frame in progress, when its length is known.

@@ -130,8 +130,8 @@ make_error(std::uint64_t id, ErrorCode code, std::string message)
   return reply;
 }
 
-void
-append_reply(std::string& out, const Reply& reply)
+bool
+append_reply_head(std::string& out, const Reply& reply)
 {
   Json header = reply.header;
   header["id"] = reply.id;
@@ -144,9 +144,18 @@ append_reply(std::string& out, const Reply& reply)
   if (k_prefix_bytes + text.size() + reply.value.size() > k_max_body_bytes) {
     append_reply(out, make_error(reply.id, ErrorCode::too_large,
                                  fmt::format("a reply of {} bytes does not fit in one frame", text.size() + reply.value.size())));
-    return;
+    return false;
   }
-  append_frame(out, text, reply.value);
+  append_frame_head(out, text, reply.value.size());
+  return true;
+}
+
+void
+append_reply(std::string& out, const Reply& reply)
+{
+  if (append_reply_head(out, reply)) {
+    out.append(reply.value);
+  }
 }
 
 void

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,9 @@ struct Request
   std::string op;
   Json header;
   std::string_view value; // points into the frame; valid only while it is dispatched
+  // When set, `value` points into this buffer, which a handler may keep
+  // (large values are handed over rather than copied).
+  std::shared_ptr<const std::string> value_owner;
 };
 
 // Parses a request body. Throws Error(bad_request) naming what is wrong; the
@@ -61,6 +65,10 @@ Reply make_error(std::uint64_t id, ErrorCode code, std::string message);
 
 // Appends the reply as one frame.
 void append_reply(std::string& out, const Reply& reply);
+// Appends all of the frame but the value, which the caller sends right after
+// (a large value need not be copied). Returns false when it appended an error
+// reply instead (the reply does not fit in a frame); then nothing follows.
+bool append_reply_head(std::string& out, const Reply& reply);
 
 // Client side: builds a request frame (throws Error(bad_request) when a
 // string in `fields` is not valid UTF-8), and parses a reply body.

@@ -7,6 +7,7 @@
 
 #include <cstring>
 #include <string>
+#include <algorithm>
 #include <vector>
 
 using namespace omnicache::protocol;
@@ -14,12 +15,18 @@ using omnicache::unit::thrown;
 
 namespace {
 
-// Hands `bytes` to the reader the way a socket read would.
+// Hands `bytes` to the reader the way socket reads would: as much as the
+// room it offers each time.
 void
 feed(FrameReader& reader, std::string_view bytes)
 {
-  std::memcpy(reader.prepare(bytes.size()), bytes.data(), bytes.size());
-  reader.commit(bytes.size());
+  while (!bytes.empty()) {
+    char* room = reader.prepare(bytes.size());
+    const std::size_t n = std::min(bytes.size(), reader.room());
+    std::memcpy(room, bytes.data(), n);
+    reader.commit(n);
+    bytes.remove_prefix(n);
+  }
 }
 
 std::string

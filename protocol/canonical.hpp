@@ -1,0 +1,62 @@
+#pragma once
+
+#include "protocol/message.hpp"
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+// Canonical keys of the structured layers (PROTOCOL.md, "Canonical keys").
+// Every entry point (the command, warm imports, the HTTP proxy) builds its
+// keys here, so that an entry written by one is found by the others.
+namespace omnicache::protocol {
+
+// JSON with object members sorted by their UTF-8 bytes, no insignificant
+// whitespace, numbers normalised (a float with an integral value below 2^53
+// in magnitude is written as that integer, so 0, 0.0 and -0.0 agree; other
+// floats in their shortest round-trip form), strings as UTF-8 with only the
+// escapes JSON requires. Throws Error(bad_request) for invalid UTF-8.
+std::string canonical_json(const Json& value);
+
+// Incremental SHA-256 (OpenSSL's libcrypto).
+class Sha256
+{
+public:
+  Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
+  void update(std::string_view bytes);
+  std::array<unsigned char, 32> finish();
+
+private:
+  void* m_context;
+};
+
+std::string hex(const unsigned char* bytes, std::size_t n);
+std::string sha256_hex(std::string_view bytes);
+
+// "<layer>:" + the first 32 hex digits (128 bits) of SHA-256 of `canonical`.
+std::string layer_key(std::string_view layer, std::string_view canonical);
+
+// The parameters a response key leaves out: they change how an answer is
+// delivered or attributed, not what it says.
+bool is_delivery_param(std::string_view name);
+
+// canonical({"messages": messages, "model": model, "params": params minus
+// delivery params}). `messages` is an OpenAI-style array; a plain prompt P
+// is [{"role":"user","content":P}]. Throws Error(bad_request) when model is
+// empty, messages is not a non-empty array, or params is not an object.
+std::string response_key(std::string_view model, const Json& messages, const Json& params);
+Json prompt_messages(std::string_view prompt);
+
+// canonical({"model": model, "text": text})
+std::string embedding_key(std::string_view model, std::string_view text);
+// canonical({"params": params, "query": query, "retriever": retriever, "top_k": top_k})
+std::string retrieval_key(std::string_view retriever, std::string_view query, std::int64_t top_k,
+                          const Json& params);
+// canonical({"session": session, "turn": turn})
+std::string context_key(std::string_view session, std::int64_t turn);
+
+} // namespace omnicache::protocol
