@@ -1,6 +1,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <string_view>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,8 +12,20 @@ namespace omnicache::store {
 
 std::int64_t now_ms();
 
+// Values at least this large (as stored) are written and read with
+// incremental blob I/O, so that SQLite never holds a second copy.
+inline constexpr std::size_t k_streamed_value = 1 << 20;
+
 // A JSON array of strings, for binding a list to one SQL parameter (json_each).
 std::string json_array(const std::vector<std::string>& items);
+
+// Data an entry was computed from. An entry written under an older version
+// of a dependency is removed when a newer version is recorded.
+struct Dependency
+{
+  std::string name;
+  std::string version; // empty: whatever version is current
+};
 
 struct EntryWrite
 {
@@ -19,8 +33,13 @@ struct EntryWrite
   std::string layer;
   std::string key;
   std::string value;
+  // A large value stays in the request's buffer instead of `value`.
+  std::shared_ptr<const std::string> value_owner;
+  std::string_view value_view;
+  std::string_view bytes() const { return value_owner ? value_view : std::string_view(value); }
   std::int64_t ttl_ms = 0; // 0: never expires
   std::vector<std::string> tags;
+  std::vector<Dependency> deps;
   std::string meta; // JSON object text, or empty
 };
 
@@ -30,6 +49,7 @@ struct Hit
   std::string layer;
   std::string value;
   std::int64_t expires_ms = 0; // 0: never
+  std::string meta;            // JSON object text, or empty
 };
 
 struct EntryInfo
@@ -46,6 +66,7 @@ struct EntryInfo
   std::int64_t access_ms = 0;
   std::uint64_t hits = 0;
   std::vector<std::string> tags;
+  std::vector<Dependency> deps; // with the versions written under
   std::string meta;
 };
 

@@ -2,6 +2,7 @@
 
 #include "protocol/layers.hpp"
 
+#include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -37,34 +38,50 @@ Reader::Reader(const std::string& path, Stats& stats, TouchLog& touches)
     m_touches(touches)
 {
   m_get = m_db.prepare(
-    "SELECT id, layer, value, encoding, raw_size, expires_ms FROM entries WHERE tenant = ?1 AND key = ?2");
+    fmt::format("SELECT id, layer, CASE WHEN stored_size < {} THEN value END, encoding, raw_size, expires_ms, meta"
+                " FROM entries WHERE tenant = ?1 AND key = ?2",
+                k_streamed_value));
   m_exists = m_db.prepare("SELECT layer, expires_ms FROM entries WHERE tenant = ?1 AND key = ?2");
   m_inspect = m_db.prepare(
     "SELECT id, layer, raw_size, stored_size, encoding, created_ms, expires_ms, access_ms, hits, meta "
     "FROM entries WHERE tenant = ?1 AND key = ?2");
   m_tags_of = m_db.prepare("SELECT tag FROM tags WHERE entry_id = ?1 ORDER BY tag");
+  m_deps_of = m_db.prepare("SELECT name, version FROM entry_deps WHERE entry_id = ?1 ORDER BY name");
 }
 
 std::optional<Hit>
-Reader::get(std::string_view tenant, std::string_view key, std::string_view layer, std::int64_t now)
+Reader::get(std::string_view tenant, std::string_view key, std::string_view layer, std::int64_t now, bool count)
 {
   sqlite::ResetOnExit reset(m_get);
   m_get.bind(1, tenant).bind(2, key);
   if (!m_get.step() || !alive(m_get, 5, now) || (!layer.empty() && m_get.column_text(1) != layer)) {
-    m_stats.count(tenant, layer.empty() ? protocol::k_default_layer : layer, Counter::misses);
+    if (count) {
+      m_stats.count(tenant, layer.empty() ? protocol::k_default_layer : layer, Counter::misses);
+    }
     return std::nullopt;
   }
   Hit hit;
   hit.id = m_get.column_int(0);
   hit.layer = m_get.column_text(1);
   hit.expires_ms = m_get.column_is_null(5) ? 0 : m_get.column_int(5);
-  const auto stored = m_get.column_blob(2);
-  if (static_cast<Encoding>(m_get.column_int(3)) == Encoding::zstd) {
-    m_decompressor.decompress(stored, static_cast<std::uint64_t>(m_get.column_int(4)), hit.value);
+  hit.meta = m_get.column_text(6);
+  const bool compressed = static_cast<Encoding>(m_get.column_int(3)) == Encoding::zstd;
+  if (m_get.column_is_null(2)) { // a large value, read straight from its pages
+    if (compressed) {
+      m_db.read_blob("entries", "value", hit.id, m_large);
+      m_decompressor.decompress(m_large, static_cast<std::uint64_t>(m_get.column_int(4)), hit.value);
+      m_large = std::string();
+    } else {
+      m_db.read_blob("entries", "value", hit.id, hit.value);
+    }
+  } else if (compressed) {
+    m_decompressor.decompress(m_get.column_blob(2), static_cast<std::uint64_t>(m_get.column_int(4)), hit.value);
   } else {
-    hit.value.assign(stored);
+    hit.value.assign(m_get.column_blob(2));
   }
-  m_stats.count(tenant, hit.layer, Counter::hits);
+  if (count) {
+    m_stats.count(tenant, hit.layer, Counter::hits);
+  }
   m_touches.record(hit.id, now);
   return hit;
 }
@@ -105,10 +122,17 @@ Reader::inspect(std::string_view tenant, std::string_view key, std::int64_t now)
       info.hits += pending->hits;
     }
   }
-  sqlite::ResetOnExit reset(m_tags_of);
-  m_tags_of.bind(1, info.id);
-  while (m_tags_of.step()) {
-    info.tags.emplace_back(m_tags_of.column_text(0));
+  {
+    sqlite::ResetOnExit reset(m_tags_of);
+    m_tags_of.bind(1, info.id);
+    while (m_tags_of.step()) {
+      info.tags.emplace_back(m_tags_of.column_text(0));
+    }
+  }
+  sqlite::ResetOnExit reset(m_deps_of);
+  m_deps_of.bind(1, info.id);
+  while (m_deps_of.step()) {
+    info.deps.push_back({std::string(m_deps_of.column_text(0)), std::string(m_deps_of.column_text(1))});
   }
   return info;
 }

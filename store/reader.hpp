@@ -23,7 +23,9 @@ public:
   // A live entry, or nullopt. When `layer` is not empty the entry must be in
   // that layer. Counts a hit (under the entry's layer) or a miss (under
   // `layer`, or kv), and records the access for LRU.
-  std::optional<Hit> get(std::string_view tenant, std::string_view key, std::string_view layer, std::int64_t now);
+  // With `count` false, nothing is counted (a retry of the same lookup).
+  std::optional<Hit> get(std::string_view tenant, std::string_view key, std::string_view layer, std::int64_t now,
+                         bool count = true);
 
   // Like get, without reading the value or counting anything.
   bool exists(std::string_view tenant, std::string_view key, std::int64_t now);
@@ -40,7 +42,9 @@ private:
   sqlite::Statement m_exists;
   sqlite::Statement m_inspect;
   sqlite::Statement m_tags_of;
+  sqlite::Statement m_deps_of;
   Decompressor m_decompressor;
+  std::string m_large;
   Stats& m_stats;
   TouchLog& m_touches;
 };

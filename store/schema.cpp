@@ -11,7 +11,7 @@ namespace omnicache::store {
 namespace {
 
 // Append only: a released migration is never edited, a new one is added.
-constexpr std::array<const char*, 1> k_migrations{
+constexpr std::array<const char*, 2> k_migrations{
   // 1: entries, their tags, persistent counters.
   R"sql(
     CREATE TABLE entries(
@@ -19,7 +19,6 @@ constexpr std::array<const char*, 1> k_migrations{
       tenant      TEXT    NOT NULL,
       key         TEXT    NOT NULL,
       layer       TEXT    NOT NULL,
-      value       BLOB    NOT NULL,
       encoding    INTEGER NOT NULL,  -- 0 raw, 1 zstd
       raw_size    INTEGER NOT NULL,  -- value bytes before compression
       stored_size INTEGER NOT NULL,  -- value bytes as stored
@@ -28,6 +27,9 @@ constexpr std::array<const char*, 1> k_migrations{
       access_ms   INTEGER NOT NULL,
       hits        INTEGER NOT NULL DEFAULT 0,
       meta        TEXT,              -- JSON object or NULL
+      -- Last, so that SQLite can write a large value as a zero-filled
+      -- placeholder and fill it in pieces (a zeroblob elsewhere is expanded).
+      value       BLOB    NOT NULL,
       UNIQUE(tenant, key)
     );
     CREATE INDEX entries_by_expiry ON entries(expires_ms) WHERE expires_ms IS NOT NULL;
@@ -53,6 +55,37 @@ constexpr std::array<const char*, 1> k_migrations{
       name   TEXT    NOT NULL,
       value  INTEGER NOT NULL,
       PRIMARY KEY(tenant, layer, name)
+    ) WITHOUT ROWID;
+  )sql",
+  // 2: dependencies and their versions; per-model counters.
+  R"sql(
+    CREATE TABLE deps(
+      tenant     TEXT    NOT NULL,
+      name       TEXT    NOT NULL,
+      version    TEXT    NOT NULL,  -- the current version; entries of others are gone
+      updated_ms INTEGER NOT NULL,
+      PRIMARY KEY(tenant, name)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE entry_deps(
+      tenant   TEXT    NOT NULL,
+      name     TEXT    NOT NULL,
+      entry_id INTEGER NOT NULL,
+      version  TEXT    NOT NULL,  -- the version the entry was written under
+      PRIMARY KEY(tenant, name, entry_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX entry_deps_by_entry ON entry_deps(entry_id);
+
+    CREATE TRIGGER entries_drop_deps AFTER DELETE ON entries BEGIN
+      DELETE FROM entry_deps WHERE entry_id = old.id;
+    END;
+
+    CREATE TABLE model_counters(
+      tenant TEXT    NOT NULL,
+      model  TEXT    NOT NULL,
+      name   TEXT    NOT NULL,
+      value  INTEGER NOT NULL,
+      PRIMARY KEY(tenant, model, name)
     ) WITHOUT ROWID;
   )sql",
 };

@@ -4,6 +4,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace omnicache::store::sqlite {
@@ -53,6 +54,41 @@ Connection::exec(const char* sql)
     sqlite3_free(message);
     const ErrorCode code = (rc & 0xff) == SQLITE_FULL ? ErrorCode::disk_full : ErrorCode::internal;
     throw Error(code, fmt::format("database: {}", text));
+  }
+}
+
+void
+Connection::write_blob(const char* table, const char* column, std::int64_t rowid, std::string_view bytes)
+{
+  sqlite3_blob* blob = nullptr;
+  int rc = sqlite3_blob_open(m_db, "main", table, column, rowid, 1, &blob);
+  if (rc != SQLITE_OK) {
+    fail(rc, "opening a value for writing");
+  }
+  constexpr std::size_t k_piece = 1 << 20;
+  for (std::size_t at = 0; at < bytes.size() && rc == SQLITE_OK; at += k_piece) {
+    const auto n = std::min(k_piece, bytes.size() - at);
+    rc = sqlite3_blob_write(blob, bytes.data() + at, static_cast<int>(n), static_cast<int>(at));
+  }
+  sqlite3_blob_close(blob);
+  if (rc != SQLITE_OK) {
+    fail(rc, "writing a value");
+  }
+}
+
+void
+Connection::read_blob(const char* table, const char* column, std::int64_t rowid, std::string& out)
+{
+  sqlite3_blob* blob = nullptr;
+  int rc = sqlite3_blob_open(m_db, "main", table, column, rowid, 0, &blob);
+  if (rc != SQLITE_OK) {
+    fail(rc, "opening a value for reading");
+  }
+  out.resize(static_cast<std::size_t>(sqlite3_blob_bytes(blob)));
+  rc = sqlite3_blob_read(blob, out.data(), static_cast<int>(out.size()), 0);
+  sqlite3_blob_close(blob);
+  if (rc != SQLITE_OK) {
+    fail(rc, "reading a value");
   }
 }
 
@@ -122,6 +158,13 @@ Statement::bind_blob(int index, std::string_view bytes)
   // A zero-length blob must still be a blob, not NULL.
   static const char k_empty = 0;
   sqlite3_bind_blob64(m_stmt, index, bytes.empty() ? &k_empty : bytes.data(), bytes.size(), SQLITE_STATIC);
+  return *this;
+}
+
+Statement&
+Statement::bind_zeroblob(int index, std::uint64_t size)
+{
+  sqlite3_bind_zeroblob64(m_stmt, index, size);
   return *this;
 }
 

@@ -24,6 +24,10 @@ public:
   void exec(const char* sql);
   Statement prepare(std::string_view sql);
   std::int64_t changes() const;
+  // Incremental blob I/O: a large value goes to or comes from its pages in
+  // pieces, without SQLite assembling a whole record in memory.
+  void write_blob(const char* table, const char* column, std::int64_t rowid, std::string_view bytes);
+  void read_blob(const char* table, const char* column, std::int64_t rowid, std::string& out);
   sqlite3* handle() const { return m_db; }
   [[noreturn]] void fail(int rc, std::string_view what) const;
 
@@ -48,6 +52,7 @@ public:
   Statement& bind(int index, std::string_view text);
   Statement& bind_blob(int index, std::string_view bytes);
   Statement& bind_null(int index);
+  Statement& bind_zeroblob(int index, std::uint64_t size);
 
   // True while there is a row; false when done.
   bool step();

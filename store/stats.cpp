@@ -174,4 +174,46 @@ Stats::take_dirty_counters()
   return out;
 }
 
+void
+Stats::count_model(std::string_view tenant, std::string_view model, const ModelValues& add)
+{
+  std::lock_guard lock(m_mutex);
+  auto& values = find_or_add(m_models, tenant, model);
+  for (std::size_t i = 0; i < k_model_counter_count; ++i) {
+    values[i] += add[i];
+  }
+  find_or_add(m_dirty_models, tenant, model) = true;
+}
+
+void
+Stats::load_model_counter(std::string_view tenant, std::string_view model, std::string_view name, std::uint64_t value)
+{
+  std::lock_guard lock(m_mutex);
+  for (const auto& info : k_model_counter_info) {
+    if (info.name == name) {
+      find_or_add(m_models, tenant, model)[static_cast<std::size_t>(info.id)] = value;
+      return;
+    }
+  }
+}
+
+std::map<Scope, ModelValues>
+Stats::model_snapshot() const
+{
+  std::lock_guard lock(m_mutex);
+  return {m_models.begin(), m_models.end()};
+}
+
+std::vector<std::pair<Scope, ModelValues>>
+Stats::take_dirty_models()
+{
+  std::lock_guard lock(m_mutex);
+  std::vector<std::pair<Scope, ModelValues>> out;
+  for (const auto& [scope, dirty] : m_dirty_models) {
+    out.emplace_back(scope, m_models.find(scope)->second);
+  }
+  m_dirty_models.clear();
+  return out;
+}
+
 } // namespace omnicache::store

@@ -43,6 +43,31 @@ inline constexpr std::size_t k_counter_count = k_counter_info.size();
 
 using CounterValues = std::array<std::uint64_t, k_counter_count>;
 
+// What cache hits saved, per model (from the metadata of the entries hit).
+enum class ModelCounter : std::size_t {
+  hits,
+  prompt_tokens,
+  completion_tokens,
+  cost_nanousd, // billionths of a US dollar, from [prices]
+};
+
+struct ModelCounterInfo
+{
+  ModelCounter id;
+  std::string_view name;
+  std::string_view description;
+};
+
+inline constexpr std::array<ModelCounterInfo, 4> k_model_counter_info{{
+  {ModelCounter::hits, "hits", "hits on entries of this model"},
+  {ModelCounter::prompt_tokens, "prompt_tokens_saved", "input tokens not sent again"},
+  {ModelCounter::completion_tokens, "completion_tokens_saved", "output tokens not generated again"},
+  {ModelCounter::cost_nanousd, "cost_saved_nanousd", "what those tokens would have cost, in 1e-9 USD"},
+}};
+inline constexpr std::size_t k_model_counter_count = k_model_counter_info.size();
+
+using ModelValues = std::array<std::uint64_t, k_model_counter_count>;
+
 struct Gauges
 {
   std::int64_t entries = 0;
@@ -100,12 +125,20 @@ public:
   // Counters changed since the last call, for persisting them.
   std::vector<std::pair<Scope, CounterValues>> take_dirty_counters();
 
+  // Per (tenant, model).
+  void count_model(std::string_view tenant, std::string_view model, const ModelValues& add);
+  void load_model_counter(std::string_view tenant, std::string_view model, std::string_view name, std::uint64_t value);
+  std::map<Scope, ModelValues> model_snapshot() const;
+  std::vector<std::pair<Scope, ModelValues>> take_dirty_models();
+
 private:
   ScopeStats& at(std::string_view tenant, std::string_view layer);
 
   mutable std::mutex m_mutex;
   std::map<Scope, ScopeStats, std::less<>> m_scopes;
   std::map<Scope, bool, std::less<>> m_dirty;
+  std::map<Scope, ModelValues, std::less<>> m_models;
+  std::map<Scope, bool, std::less<>> m_dirty_models;
   Gauges m_total;
 };
 

@@ -62,6 +62,14 @@ Writer::Writer(const std::string& path, const std::string& sync, Stats& stats, T
   m_sweep = m_db.prepare(removal_sql(fmt::format(
     "id IN (SELECT id FROM entries WHERE expires_ms <= ?1 ORDER BY expires_ms LIMIT {})", k_sweep_batch)));
   m_evict = m_db.prepare(removal_sql("id IN (SELECT id FROM entries ORDER BY access_ms, id LIMIT ?1)"));
+  m_dep_version = m_db.prepare("SELECT version FROM deps WHERE tenant = ?1 AND name = ?2");
+  m_dep_record = m_db.prepare("INSERT INTO deps(tenant, name, version, updated_ms) VALUES(?1, ?2, ?3, ?4)"
+                              " ON CONFLICT DO UPDATE SET version = excluded.version, updated_ms = excluded.updated_ms");
+  m_dep_remove = m_db.prepare(
+    removal_sql("id IN (SELECT entry_id FROM entry_deps WHERE tenant = ?1 AND name = ?2)"));
+  m_dep_link = m_db.prepare("INSERT OR IGNORE INTO entry_deps(tenant, name, entry_id, version) VALUES(?1, ?2, ?3, ?4)");
+  m_save_model = m_db.prepare("INSERT INTO model_counters(tenant, model, name, value) VALUES(?1, ?2, ?3, ?4)"
+                              " ON CONFLICT DO UPDATE SET value = excluded.value");
 }
 
 void
@@ -167,8 +175,9 @@ Writer::remove(sqlite::Statement& stmt, Reason reason, std::int64_t now)
 bool
 Writer::set(const EntryWrite& entry, std::int64_t now)
 {
-  std::string_view stored = entry.value;
-  const Encoding encoding = m_compressor.compress(entry.value, m_limits.compress_threshold,
+  const std::string_view value = entry.bytes();
+  std::string_view stored = value;
+  const Encoding encoding = m_compressor.compress(value, m_limits.compress_threshold,
                                                   m_limits.compress_level, m_compressed);
   if (encoding == Encoding::zstd) {
     stored = m_compressed;
@@ -179,16 +188,21 @@ Writer::set(const EntryWrite& entry, std::int64_t now)
                             stored.size() + entry.key.size(), m_limits.max_bytes));
   }
 
+  const auto deps = resolve_dependencies(entry, now);
+
   // A new value is a new entry: its old tags, hits and id go with the old one.
   m_delete_key.bind(1, entry.tenant).bind(2, entry.key);
   const bool replaced = remove(m_delete_key, Reason::replaced, now).live > 0;
 
-  m_insert.bind(1, entry.tenant)
-    .bind(2, entry.key)
-    .bind(3, entry.layer)
-    .bind_blob(4, stored)
-    .bind(5, static_cast<std::int64_t>(encoding))
-    .bind(6, static_cast<std::int64_t>(entry.value.size()))
+  const bool streamed = stored.size() >= k_streamed_value;
+  m_insert.bind(1, entry.tenant).bind(2, entry.key).bind(3, entry.layer);
+  if (streamed) {
+    m_insert.bind_zeroblob(4, stored.size());
+  } else {
+    m_insert.bind_blob(4, stored);
+  }
+  m_insert.bind(5, static_cast<std::int64_t>(encoding))
+    .bind(6, static_cast<std::int64_t>(value.size()))
     .bind(7, static_cast<std::int64_t>(stored.size()))
     .bind(8, now);
   if (entry.ttl_ms > 0) {
@@ -204,16 +218,28 @@ Writer::set(const EntryWrite& entry, std::int64_t now)
   }
   m_insert.run();
   const std::int64_t id = sqlite3_last_insert_rowid(m_db.handle());
+  if (streamed) {
+    m_db.write_blob("entries", "value", id, stored);
+  }
 
   for (const auto& tag : entry.tags) {
     m_insert_tag.bind(1, entry.tenant).bind(2, tag).bind(3, id);
     m_insert_tag.run();
   }
+  link_dependencies(entry, id, deps);
   m_job.count(entry.tenant, entry.layer, Counter::sets);
   m_job.gauge(entry.tenant, entry.layer,
-              Gauges{1, static_cast<std::int64_t>(entry.value.size()), static_cast<std::int64_t>(stored.size()),
+              Gauges{1, static_cast<std::int64_t>(value.size()), static_cast<std::int64_t>(stored.size()),
                      static_cast<std::int64_t>(entry.key.size())});
   return replaced;
+}
+
+bool
+Writer::exists(std::string_view tenant, std::string_view key, std::int64_t now)
+{
+  sqlite::ResetOnExit reset(m_find);
+  m_find.bind(1, tenant).bind(2, key);
+  return m_find.step() && (m_find.column_is_null(1) || m_find.column_int(1) > now);
 }
 
 std::uint64_t
@@ -345,6 +371,15 @@ Writer::save_counters()
       m_save_counter.run();
     }
   }
+  for (const auto& [scope, values] : m_stats.take_dirty_models()) {
+    for (const auto& info : k_model_counter_info) {
+      m_save_model.bind(1, scope.first)
+        .bind(2, scope.second)
+        .bind(3, info.name)
+        .bind(4, static_cast<std::int64_t>(values[static_cast<std::size_t>(info.id)]));
+      m_save_model.run();
+    }
+  }
 }
 
 void
@@ -375,6 +410,11 @@ Writer::load_counters()
   while (stmt.step()) {
     m_stats.load_counter(stmt.column_text(0), stmt.column_text(1), stmt.column_text(2),
                          static_cast<std::uint64_t>(stmt.column_int(3)));
+  }
+  auto models = m_db.prepare("SELECT tenant, model, name, value FROM model_counters");
+  while (models.step()) {
+    m_stats.load_model_counter(models.column_text(0), models.column_text(1), models.column_text(2),
+                               static_cast<std::uint64_t>(models.column_int(3)));
   }
 }
 

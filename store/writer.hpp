@@ -35,11 +35,19 @@ public:
   void set_limits(const StoreLimits& limits) { m_limits = limits; }
   const StoreLimits& limits() const { return m_limits; }
 
+  // Whether a live entry holds the key.
+  bool exists(std::string_view tenant, std::string_view key, std::int64_t now);
+
   // Operations. Each returns what the reply reports.
   bool set(const EntryWrite& entry, std::int64_t now); // true when it replaced a live entry
   std::uint64_t remove_keys(std::string_view tenant, const std::vector<std::string>& keys, std::int64_t now);
   std::uint64_t invalidate(std::string_view tenant, const Selector& selector, std::int64_t now);
   std::uint64_t flush(std::optional<std::string_view> tenant, std::int64_t now);
+  // Removes every entry depending on each name and records a new version:
+  // `version`, or a fresh one when empty. A dependency already at `version`
+  // removes nothing. Returns the live entries removed.
+  std::uint64_t invalidate_dependencies(std::string_view tenant, const std::vector<std::string>& names,
+                                        const std::string& version, std::int64_t now);
 
   // Maintenance, run by Store in transactions of their own.
   std::uint64_t sweep_expired(std::int64_t now, std::int64_t budget_ms);
@@ -65,6 +73,14 @@ private:
   // Steps a DELETE ... RETURNING statement and accounts for every row.
   Removed remove(sqlite::Statement& stmt, Reason reason, std::int64_t now);
   bool over_limits() const;
+  // writer_deps.cpp
+  std::optional<std::string> current_version(std::string_view tenant, std::string_view name);
+  void record_version(std::string_view tenant, std::string_view name, std::string_view version, std::int64_t now);
+  std::uint64_t remove_dependents(std::string_view tenant, std::string_view name, std::int64_t now);
+  // Settles each dependency's version before the entry is written; returns
+  // the versions the entry is written under.
+  std::vector<Dependency> resolve_dependencies(const EntryWrite& entry, std::int64_t now);
+  void link_dependencies(const EntryWrite& entry, std::int64_t id, const std::vector<Dependency>& deps);
 
   sqlite::Connection m_db;
   sqlite::Statement m_find;
@@ -76,6 +92,11 @@ private:
   sqlite::Statement m_save_counter;
   sqlite::Statement m_sweep;
   sqlite::Statement m_evict;
+  sqlite::Statement m_dep_version;
+  sqlite::Statement m_dep_record;
+  sqlite::Statement m_dep_remove;
+  sqlite::Statement m_dep_link;
+  sqlite::Statement m_save_model;
   Compressor m_compressor;
   std::string m_compressed;
   StoreLimits m_limits;
