@@ -107,7 +107,7 @@ Server::open()
   options.limits = store_limits(s);
   options.on_error = [](const std::string& message) { log::error("{}", message); };
   m_store = std::make_unique<store::Store>(std::move(options));
-  m_shared = std::make_unique<Shared>(Shared{*m_store, m_metrics, m_info, [this] { request_shutdown(); }});
+  m_shared = std::make_unique<Shared>(Shared{*m_store, m_metrics, m_leases, m_info, [this] { request_shutdown(); }});
 
   for (std::uint64_t i = 0; i < s.io_threads; ++i) {
     auto worker = std::make_unique<Worker>();
@@ -248,7 +248,9 @@ Server::reload()
   const auto changed = m_config->changed_keys(*fresh);
   for (const auto& key : changed) {
     const auto* spec = protocol::find_setting(key);
-    if (spec != nullptr && spec->live) {
+    if (spec == nullptr) { // [prices] or [rules], always live
+      log::info("SIGHUP: {} changed", key);
+    } else if (spec->live) {
       log::info("SIGHUP: {} = {}", key, protocol::setting_text(*spec, fresh->settings()));
     } else {
       log::warn("SIGHUP: {} changed; it takes effect when the daemon restarts", key);

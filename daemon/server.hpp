@@ -59,6 +59,7 @@ private:
   LockFile m_socket_lock;
   std::unique_ptr<store::Store> m_store;
   Metrics m_metrics;
+  LeaseTable m_leases;
   std::unique_ptr<Shared> m_shared;
   std::vector<std::unique_ptr<Worker>> m_workers;
   std::vector<std::thread> m_threads;

@@ -3,6 +3,8 @@
 #include "daemon/log.hpp"
 
 #include <boost/asio/post.hpp>
+#include <atomic>
+#include <utility>
 #include <boost/asio/write.hpp>
 #include <fmt/core.h>
 
@@ -17,6 +19,8 @@ constexpr std::size_t k_read_chunk = 64 << 10;
 constexpr std::size_t k_max_read_chunk = 16 << 20;
 // Replies a client has not read yet, past which we stop reading its requests.
 constexpr std::size_t k_max_unsent = 8 << 20;
+// Values at least this large are handed over with their buffer, not copied.
+constexpr std::size_t k_large_value = 1 << 20;
 
 std::int64_t
 steady_ms()
@@ -29,13 +33,20 @@ steady_ms()
 
 Session::Session(Socket socket, Worker& worker, Shared& shared)
   : m_socket(std::move(socket)),
+    m_connection(std::make_shared<Connection>()),
     m_worker(worker),
     m_shared(shared)
 {
+  static std::atomic<std::uint64_t> s_next_id{1};
+  m_connection->id = s_next_id.fetch_add(1);
+  m_connection->executor = m_socket.get_executor();
 }
 
 Session::~Session()
 {
+  if (m_connection->open) {
+    m_shared.leases.drop_connection(m_connection->id);
+  }
   m_shared.metrics.connections.fetch_sub(1);
   m_shared.metrics.last_activity_ms = steady_ms();
 }
@@ -126,10 +137,14 @@ Session::add_request(std::string_view body)
     }
     return;
   }
+  if (request_slot.request.value.size() >= k_large_value) {
+    // Keep the frame's buffer rather than copying the value out of it.
+    request_slot.request.value_owner = std::make_shared<const std::string>(m_frames.take_buffer());
+  }
   const std::uint64_t seq = end_seq();
   m_slots.push_back(std::move(request_slot));
   pump();
-  if (seq >= m_next_start) {
+  if (seq >= m_next_start && !slot(seq).request.value_owner) {
     // It has to wait its turn: keep its value past the read buffer's next move.
     Slot& waiting = slot(seq);
     waiting.owned_value.assign(waiting.request.value);
@@ -168,7 +183,7 @@ Session::start(std::uint64_t seq)
   if (current.op->kind != OpKind::write) {
     ++m_running_reads;
   }
-  Context context{m_shared, *m_worker.reader, settings()};
+  Context context{m_shared, *m_worker.reader, settings(), m_connection};
   try {
     if (current.op->sync != nullptr) {
       finish(seq, current.op->sync(context, current.request));
@@ -210,11 +225,11 @@ void
 Session::flush()
 {
   while (!m_slots.empty() && m_slots.front().state == Slot::State::done) {
-    const auto& reply = m_slots.front().reply;
+    auto& reply = m_slots.front().reply;
     if (!reply.ok) {
       m_shared.metrics.errors.fetch_add(1, std::memory_order_relaxed);
     }
-    protocol::append_reply(m_out, reply);
+    queue_reply(reply);
     m_slots.pop_front();
     ++m_first_seq;
   }
@@ -223,10 +238,17 @@ Session::flush()
   }
   m_writing = true;
   std::swap(m_out, m_sending);
-  boost::asio::async_write(m_socket, boost::asio::buffer(m_sending),
+  m_sending_bytes = std::exchange(m_out_bytes, 0);
+  std::vector<boost::asio::const_buffer> buffers;
+  buffers.reserve(m_sending.size());
+  for (const auto& piece : m_sending) {
+    buffers.emplace_back(boost::asio::buffer(piece));
+  }
+  boost::asio::async_write(m_socket, buffers,
                            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t) {
                              self->m_writing = false;
                              self->m_sending.clear();
+                             self->m_sending_bytes = 0;
                              if (ec) {
                                self->close();
                                return;
@@ -236,12 +258,34 @@ Session::flush()
 }
 
 void
+Session::queue_reply(protocol::Reply& reply)
+{
+  if (m_out.empty() || m_out_tail_is_value) {
+    m_out.emplace_back();
+    m_out_tail_is_value = false;
+  }
+  std::string& piece = m_out.back();
+  const std::size_t before = piece.size();
+  const bool large = reply.value.size() >= k_large_value;
+  if (!large) {
+    protocol::append_reply(piece, reply);
+  }
+  const bool value_follows = large && protocol::append_reply_head(piece, reply);
+  m_out_bytes += piece.size() - before;
+  if (value_follows) {
+    m_out_bytes += reply.value.size();
+    m_out.push_back(std::move(reply.value));
+    m_out_tail_is_value = true;
+  }
+}
+
+void
 Session::read_more()
 {
   if (m_reading || m_eof || m_closing || m_closed) {
     return;
   }
-  if (m_slots.size() >= settings().max_in_flight || m_out.size() + m_sending.size() > k_max_unsent) {
+  if (m_slots.size() >= settings().max_in_flight || m_out_bytes + m_sending_bytes > k_max_unsent) {
     return; // resumed when replies drain
   }
   std::size_t chunk = k_read_chunk;
@@ -249,7 +293,8 @@ Session::read_more()
     chunk = std::min(missing, k_max_read_chunk);
   }
   m_reading = true;
-  m_socket.async_read_some(boost::asio::buffer(m_frames.prepare(chunk), chunk),
+  char* room = m_frames.prepare(chunk);
+  m_socket.async_read_some(boost::asio::buffer(room, m_frames.room()),
                            [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
                              self->m_reading = false;
                              if (ec) {
@@ -281,6 +326,9 @@ Session::close()
     return;
   }
   m_closed = true;
+  m_connection->open = false;
+  // A client that dies holding a lease frees it for the next one waiting.
+  m_shared.leases.drop_connection(m_connection->id);
   boost::system::error_code ignored;
   m_socket.close(ignored);
   m_slots.clear();

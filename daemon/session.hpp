@@ -68,12 +68,14 @@ private:
   void start(std::uint64_t seq);
   void finish(std::uint64_t seq, protocol::Reply reply);
   void flush();
+  void queue_reply(protocol::Reply& reply);
   void read_more();
   void close_when_done();
   void close();
   const protocol::Settings& settings() const { return m_worker.config->settings(); }
 
   Socket m_socket;
+  std::shared_ptr<Connection> m_connection;
   Worker& m_worker;
   Shared& m_shared;
   protocol::FrameReader m_frames;
@@ -82,8 +84,13 @@ private:
   std::uint64_t m_next_start = 0; // first slot not yet started
   std::size_t m_running = 0;
   std::size_t m_running_reads = 0; // running slots that are not writes
-  std::string m_out;               // replies ready to send
-  std::string m_sending;           // replies being written
+  // Replies ready to send, then being written: small ones share a piece;
+  // a large value is a piece of its own, moved in rather than copied.
+  std::vector<std::string> m_out;
+  std::vector<std::string> m_sending;
+  std::size_t m_out_bytes = 0;
+  std::size_t m_sending_bytes = 0;
+  bool m_out_tail_is_value = false;
   bool m_reading = false;
   bool m_writing = false;
   bool m_eof = false;     // the client will send no more

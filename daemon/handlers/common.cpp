@@ -25,6 +25,39 @@ check_length(std::string_view what, std::string_view text, std::uint64_t limit, 
   }
 }
 
+// A hit on an entry whose metadata names a model and its token counts saved
+// those tokens, and what [prices] says they cost.
+void
+count_savings(Context& context, const std::string& tenant, const std::string& meta_text)
+{
+  const Json meta = Json::parse(meta_text, nullptr, false);
+  if (!meta.is_object()) {
+    return;
+  }
+  const auto model = meta.find("model");
+  if (model == meta.end() || !model->is_string()) {
+    return;
+  }
+  auto tokens = [&meta](const char* name) {
+    const auto it = meta.find(name);
+    return it != meta.end() && it->is_number_unsigned() ? it->get<std::uint64_t>() : std::uint64_t{0};
+  };
+  store::ModelValues saved{};
+  saved[static_cast<std::size_t>(store::ModelCounter::hits)] = 1;
+  const auto prompt = tokens("prompt_tokens");
+  const auto completion = tokens("completion_tokens");
+  saved[static_cast<std::size_t>(store::ModelCounter::prompt_tokens)] = prompt;
+  saved[static_cast<std::size_t>(store::ModelCounter::completion_tokens)] = completion;
+  const auto& prices = context.settings.prices;
+  if (const auto price = prices.find(model->get_ref<const std::string&>()); price != prices.end()) {
+    // USD per million tokens is 1000 nano-USD per token.
+    const double nanousd = 1000.0 * (static_cast<double>(prompt) * price->second.input
+                                     + static_cast<double>(completion) * price->second.output);
+    saved[static_cast<std::size_t>(store::ModelCounter::cost_nanousd)] = static_cast<std::uint64_t>(nanousd + 0.5);
+  }
+  context.shared.store.stats().count_model(tenant, model->get_ref<const std::string&>(), saved);
+}
+
 } // namespace
 
 std::string
@@ -46,9 +79,9 @@ tenant_of(const protocol::Request& request)
 }
 
 std::string
-key_of(const protocol::Request& request, const protocol::Settings& settings, const char* field)
+key_of(const Json& fields, const protocol::Settings& settings, const char* field)
 {
-  const std::string& key = protocol::required_string(request.header, field);
+  const std::string& key = protocol::required_string(fields, field);
   if (key.empty()) {
     throw Error(ErrorCode::bad_request, fmt::format("field '{}' must not be empty", field));
   }
@@ -57,9 +90,9 @@ key_of(const protocol::Request& request, const protocol::Settings& settings, con
 }
 
 std::vector<std::string>
-keys_of(const protocol::Request& request, const protocol::Settings& settings)
+keys_of(const Json& fields, const protocol::Settings& settings)
 {
-  auto keys = protocol::optional_strings(request.header, "keys");
+  auto keys = protocol::optional_strings(fields, "keys");
   if (keys.empty()) {
     throw Error(ErrorCode::bad_request, "field 'keys' must name at least one key");
   }
@@ -73,9 +106,9 @@ keys_of(const protocol::Request& request, const protocol::Settings& settings)
 }
 
 std::vector<std::string>
-tags_of(const protocol::Request& request, const protocol::Settings& settings)
+tags_of(const Json& fields, const protocol::Settings& settings)
 {
-  auto tags = protocol::optional_strings(request.header, "tags");
+  auto tags = protocol::optional_strings(fields, "tags");
   if (tags.size() > settings.max_tags) {
     throw Error(ErrorCode::too_large, fmt::format("{} tags is over the limit of {} (limits.max_tags)", tags.size(),
                                                   settings.max_tags));
@@ -90,9 +123,9 @@ tags_of(const protocol::Request& request, const protocol::Settings& settings)
 }
 
 std::string
-layer_of(const protocol::Request& request, bool required_default)
+layer_of(const Json& fields, bool required_default)
 {
-  auto layer = protocol::optional_string(request.header, "layer");
+  auto layer = protocol::optional_string(fields, "layer");
   if (!layer) {
     return required_default ? std::string(protocol::k_default_layer) : std::string();
   }
@@ -108,9 +141,97 @@ layer_of(const protocol::Request& request, bool required_default)
 }
 
 std::string
-pattern_of(const protocol::Request& request)
+pattern_of(const Json& fields)
 {
-  return protocol::optional_string(request.header, "pattern").value_or(std::string());
+  return protocol::optional_string(fields, "pattern").value_or(std::string());
+}
+
+std::vector<store::Dependency>
+deps_of(const Json& fields, const protocol::Settings& settings)
+{
+  std::vector<store::Dependency> deps;
+  const auto it = fields.find("deps");
+  if (it == fields.end() || it->is_null()) {
+    return deps;
+  }
+  if (!it->is_array()) {
+    throw Error(ErrorCode::bad_request, fmt::format("field 'deps' must be an array, got {}", it->type_name()));
+  }
+  for (const auto& item : *it) {
+    store::Dependency dep;
+    if (item.is_string()) {
+      dep.name = item.get<std::string>();
+    } else if (item.is_object()) {
+      dep.name = protocol::required_string(item, "name");
+      dep.version = protocol::optional_string(item, "version").value_or("");
+    } else {
+      throw Error(ErrorCode::bad_request,
+                  fmt::format("field 'deps' must hold names or {{\"name\", \"version\"}} objects, found {}",
+                              item.type_name()));
+    }
+    if (dep.name.empty()) {
+      throw Error(ErrorCode::bad_request, "a dependency name must not be empty");
+    }
+    check_length("dependency", dep.name, settings.max_tag_bytes, "limits.max_tag_bytes");
+    check_length("dependency version", dep.version, settings.max_tag_bytes, "limits.max_tag_bytes");
+    deps.push_back(std::move(dep));
+  }
+  if (deps.size() > settings.max_tags) {
+    throw Error(ErrorCode::too_large, fmt::format("{} dependencies is over the limit of {} (limits.max_tags)",
+                                                  deps.size(), settings.max_tags));
+  }
+  return deps;
+}
+
+std::string
+meta_of(const Json& fields)
+{
+  const auto meta = fields.find("meta");
+  if (meta == fields.end() || meta->is_null()) {
+    return {};
+  }
+  if (!meta->is_object()) {
+    throw Error(ErrorCode::bad_request, fmt::format("field 'meta' must be an object, got {}", meta->type_name()));
+  }
+  return meta->dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::int64_t
+ttl_of(const Json& fields, const protocol::Settings& settings, const std::string& layer)
+{
+  const auto ttl = protocol::optional_int(fields, "ttl_ms");
+  if (ttl && (*ttl < 0 || *ttl > protocol::k_max_ttl_ms)) {
+    throw Error(ErrorCode::bad_request, fmt::format("field 'ttl_ms' must be 0 (never) or from 1 to {}, got {}",
+                                                    protocol::k_max_ttl_ms, *ttl));
+  }
+  return ttl ? *ttl : settings.default_ttl_ms(layer);
+}
+
+store::EntryWrite
+entry_of(const Json& fields, const protocol::Settings& settings, const std::string& tenant)
+{
+  store::EntryWrite entry;
+  entry.tenant = tenant;
+  entry.key = key_of(fields, settings);
+  entry.layer = layer_of(fields, true);
+  entry.tags = tags_of(fields, settings);
+  entry.deps = deps_of(fields, settings);
+  entry.ttl_ms = ttl_of(fields, settings, entry.layer);
+  entry.meta = meta_of(fields);
+  return entry;
+}
+
+protocol::Reply
+hit_reply(Context& context, const protocol::Request& request, const std::string& tenant, store::Hit hit)
+{
+  if (!hit.meta.empty()) {
+    count_savings(context, tenant, hit.meta);
+  }
+  auto reply = ok_reply(request, {{"found", true},
+                                  {"layer", hit.layer},
+                                  {"expires_ms", hit.expires_ms == 0 ? Json(nullptr) : Json(hit.expires_ms)}});
+  reply.value = std::move(hit.value);
+  return reply;
 }
 
 protocol::Reply

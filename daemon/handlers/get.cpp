@@ -12,28 +12,36 @@ expiry(std::int64_t expires_ms)
   return expires_ms == 0 ? Json(nullptr) : Json(expires_ms);
 }
 
+Json
+deps_json(const std::vector<store::Dependency>& deps)
+{
+  Json out = Json::array();
+  for (const auto& dep : deps) {
+    out.push_back({{"name", dep.name}, {"version", dep.version}});
+  }
+  return out;
+}
+
 } // namespace
 
 protocol::Reply
 handle_get(Context& context, const protocol::Request& request)
 {
   const std::string tenant = tenant_of(request);
-  const std::string key = key_of(request, context.settings);
-  const std::string layer = layer_of(request, false);
+  const std::string key = key_of(request.header, context.settings);
+  const std::string layer = layer_of(request.header, false);
   auto hit = context.reader.get(tenant, key, layer, store::now_ms());
   if (!hit) {
     return ok_reply(request, {{"found", false}});
   }
-  auto reply = ok_reply(request, {{"found", true}, {"layer", hit->layer}, {"expires_ms", expiry(hit->expires_ms)}});
-  reply.value = std::move(hit->value);
-  return reply;
+  return hit_reply(context, request, tenant, std::move(*hit));
 }
 
 protocol::Reply
 handle_exists(Context& context, const protocol::Request& request)
 {
   const std::string tenant = tenant_of(request);
-  const std::string key = key_of(request, context.settings);
+  const std::string key = key_of(request.header, context.settings);
   return ok_reply(request, {{"found", context.reader.exists(tenant, key, store::now_ms())}});
 }
 
@@ -41,7 +49,7 @@ protocol::Reply
 handle_inspect(Context& context, const protocol::Request& request)
 {
   const std::string tenant = tenant_of(request);
-  const std::string key = key_of(request, context.settings);
+  const std::string key = key_of(request.header, context.settings);
   const std::int64_t now = store::now_ms();
   const auto info = context.reader.inspect(tenant, key, now);
   if (!info) {
@@ -66,6 +74,7 @@ handle_inspect(Context& context, const protocol::Request& request)
                                {"access_ms", info->access_ms},
                                {"hits", info->hits},
                                {"tags", info->tags},
+                               {"deps", deps_json(info->deps)},
                                {"meta", std::move(meta)},
                              }}});
 }

@@ -1,9 +1,12 @@
 #pragma once
 
+#include "daemon/leases.hpp"
 #include "daemon/metrics.hpp"
 #include "protocol/config.hpp"
 #include "protocol/message.hpp"
 #include "store/store.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -33,23 +36,33 @@ struct Shared
 {
   store::Store& store;
   Metrics& metrics;
+  LeaseTable& leases;
   const ServerInfo& info;
   std::function<void()> request_shutdown;
 };
 
-// What one call sees: the server, this thread's reader, and the settings in
-// force when the request arrived.
+// The client connection a request came on. Touched only on its own thread.
+struct Connection
+{
+  std::uint64_t id = 0;
+  bool open = true;
+  boost::asio::any_io_executor executor; // for timers and work posted back to it
+};
+
+// What one call sees: the server, this thread's reader, the settings in
+// force when the request arrived, and the connection it came on.
 struct Context
 {
   Shared& shared;
   store::Reader& reader;
   const protocol::Settings& settings;
+  const std::shared_ptr<Connection>& connection;
 };
 
 using Completion = std::function<void(protocol::Reply)>;
 
 enum class OpKind {
-  read,    // answered at once on the session's thread
+  read,    // answered on the session's thread (at once, or later for a wait)
   write,   // queued to the writer; answered after commit. Consecutive writes
            // of one connection go to the writer together, in order.
   control, // answered at once, after every earlier request of the connection
@@ -71,11 +84,24 @@ std::size_t op_index(const OpSpec& spec);
 // Field helpers shared by the handlers. Each throws Error(bad_request) or
 // Error(too_large) naming the field and the limit.
 std::string tenant_of(const protocol::Request& request);
-std::string key_of(const protocol::Request& request, const protocol::Settings& settings, const char* field = "key");
-std::vector<std::string> keys_of(const protocol::Request& request, const protocol::Settings& settings);
-std::vector<std::string> tags_of(const protocol::Request& request, const protocol::Settings& settings);
-std::string layer_of(const protocol::Request& request, bool required_default);
-std::string pattern_of(const protocol::Request& request);
+std::string key_of(const protocol::Json& fields, const protocol::Settings& settings, const char* field = "key");
+std::vector<std::string> keys_of(const protocol::Json& fields, const protocol::Settings& settings);
+std::vector<std::string> tags_of(const protocol::Json& fields, const protocol::Settings& settings);
+std::string layer_of(const protocol::Json& fields, bool required_default);
+std::string pattern_of(const protocol::Json& fields);
+// `deps`: an array of names, or of {"name": ..., "version": ...} objects.
+std::vector<store::Dependency> deps_of(const protocol::Json& header, const protocol::Settings& settings);
+// `meta`: a JSON object, as text (empty when absent).
+std::string meta_of(const protocol::Json& header);
+std::int64_t ttl_of(const protocol::Json& header, const protocol::Settings& settings, const std::string& layer);
+// An entry as set and mset describe it (key, layer, ttl_ms, tags, deps,
+// meta), without its value.
+store::EntryWrite entry_of(const protocol::Json& fields, const protocol::Settings& settings, const std::string& tenant);
+
+// The reply fields of a hit; counts what it saved per model (from the
+// entry's metadata and [prices]).
+protocol::Reply hit_reply(Context& context, const protocol::Request& request, const std::string& tenant,
+                          store::Hit hit);
 
 protocol::Reply ok_reply(const protocol::Request& request, protocol::Json fields = protocol::Json::object());
 
@@ -93,6 +119,9 @@ protocol::Reply handle_inspect(Context&, const protocol::Request&);
 protocol::Reply handle_keys(Context&, const protocol::Request&);
 protocol::Reply handle_stats(Context&, const protocol::Request&);
 protocol::Reply handle_shutdown(Context&, const protocol::Request&);
+protocol::Reply handle_release(Context&, const protocol::Request&);
+void handle_get_or_lease(Context&, const protocol::Request&, Completion);
+void handle_mset(Context&, const protocol::Request&, Completion);
 void handle_set(Context&, const protocol::Request&, Completion);
 void handle_del(Context&, const protocol::Request&, Completion);
 void handle_invalidate(Context&, const protocol::Request&, Completion);

@@ -19,9 +19,9 @@ handle_keys(Context& context, const protocol::Request& request)
 {
   const std::string tenant = tenant_of(request);
   store::Selector selector;
-  selector.pattern = pattern_of(request);
-  selector.layer = layer_of(request, false);
-  selector.tags = tags_of(request, context.settings);
+  selector.pattern = pattern_of(request.header);
+  selector.layer = layer_of(request.header, false);
+  selector.tags = tags_of(request.header, context.settings);
   const std::string after = protocol::optional_string(request.header, "after").value_or("");
   const std::int64_t limit = protocol::optional_int(request.header, "limit").value_or(k_default_page);
   if (limit < 1 || limit > k_max_page) {

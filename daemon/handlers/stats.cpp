@@ -57,7 +57,36 @@ server_figures(const Context& context)
     {"requests", m.requests.load()},
     {"errors", m.errors.load()},
     {"write_queue", context.shared.store.queued()},
+    {"leases", context.shared.leases.held()},
   };
+}
+
+// What hits saved, per model, for one tenant or all.
+Json
+model_figures(const Context& context, const std::string& tenant, bool all)
+{
+  std::map<std::string, store::ModelValues> models;
+  for (const auto& [scope, values] : context.shared.store.stats().model_snapshot()) {
+    if (!all && scope.first != tenant) {
+      continue;
+    }
+    auto& sum = models[scope.second];
+    for (std::size_t i = 0; i < store::k_model_counter_count; ++i) {
+      sum[i] += values[i];
+    }
+  }
+  Json out = Json::object();
+  for (const auto& [model, values] : models) {
+    Json figures = Json::object();
+    for (const auto& info : store::k_model_counter_info) {
+      figures[std::string(info.name)] = values[static_cast<std::size_t>(info.id)];
+    }
+    const auto value = [&values](store::ModelCounter counter) { return values[static_cast<std::size_t>(counter)]; };
+    figures["tokens_saved"] = value(store::ModelCounter::prompt_tokens) + value(store::ModelCounter::completion_tokens);
+    figures["cost_saved_usd"] = static_cast<double>(value(store::ModelCounter::cost_nanousd)) / 1e9;
+    out[model] = std::move(figures);
+  }
+  return out;
 }
 
 Json
@@ -108,6 +137,7 @@ handle_stats(Context& context, const protocol::Request& request)
     {"server", server_figures(context)},
     {"totals", figures(total)},
     {"layers", Json::object()},
+    {"models", model_figures(context, tenant, all)},
     {"operations", operation_figures(context)},
   };
   for (const auto& [name, stats] : layers) {

@@ -19,6 +19,9 @@ constexpr std::array k_ops{
   OpSpec{"del",        OpKind::write,   nullptr,         handle_del,        "remove keys"},
   OpSpec{"invalidate", OpKind::write,   nullptr,         handle_invalidate, "remove entries by tag, pattern and layer"},
   OpSpec{"flush",      OpKind::write,   nullptr,         handle_flush,      "remove every entry of a tenant, or of all"},
+  OpSpec{"get_or_lease", OpKind::read,  nullptr,         handle_get_or_lease, "the value, or the lease to compute it, or wait for who has it"},
+  OpSpec{"release",    OpKind::read,    handle_release,  nullptr,           "give up a lease without setting the key"},
+  OpSpec{"mset",       OpKind::write,   nullptr,         handle_mset,       "store many entries in one transaction"},
   OpSpec{"shutdown",   OpKind::control, handle_shutdown, nullptr,           "stop the daemon after the requests in flight"},
 };
 // clang-format on
