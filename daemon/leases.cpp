@@ -125,4 +125,11 @@ LeaseTable::held() const
     std::count_if(m_leases.begin(), m_leases.end(), [](const auto& item) { return item.second.holder != 0; }));
 }
 
+bool
+LeaseTable::any() const
+{
+  std::lock_guard lock(m_mutex);
+  return !m_leases.empty();
+}
+
 } // namespace omnicache::daemon

@@ -47,6 +47,9 @@ public:
   void drop_connection(std::uint64_t connection);
 
   std::size_t held() const;
+  // Whether any lease or wait exists at all: a cheap test before work that
+  // only matters to waiters.
+  bool any() const;
 
 private:
   struct Waiter

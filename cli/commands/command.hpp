@@ -28,6 +28,8 @@ void add_ttl_option(CLI::App& command, std::string& ttl);
 std::optional<std::int64_t> ttl_ms(const std::string& ttl); // empty: the layer's default
 void add_tag_option(CLI::App& command, std::vector<std::string>& tags, const std::string& help);
 void add_layer_option(CLI::App& command, std::string& layer, const std::string& help);
+// --dep NAME, repeatable: `invalidate --dep NAME` removes the entry.
+void add_dep_option(CLI::App& command, std::vector<std::string>& deps);
 
 // Prints a count (removed entries and the like): the number alone, or
 // {"<field>": n} with --json; nothing with -q.
@@ -43,6 +45,11 @@ void add_del(CLI::App& app, Globals& globals);
 void add_inspect(CLI::App& app, Globals& globals);
 void add_keys(CLI::App& app, Globals& globals);
 void add_invalidate(CLI::App& app, Globals& globals);
+void add_response(CLI::App& app, Globals& globals);
+void add_embedding(CLI::App& app, Globals& globals);
+void add_retrieval(CLI::App& app, Globals& globals);
+void add_context(CLI::App& app, Globals& globals);
+void add_event(CLI::App& app, Globals& globals);
 void add_flush(CLI::App& app, Globals& globals);
 void add_stats(CLI::App& app, Globals& globals);
 void add_config(CLI::App& app, Globals& globals);

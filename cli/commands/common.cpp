@@ -52,6 +52,15 @@ add_layer_option(CLI::App& command, std::string& layer, const std::string& help)
 }
 
 void
+add_dep_option(CLI::App& command, std::vector<std::string>& deps)
+{
+  command
+    .add_option("--dep", deps, "Record a dependency: invalidate --dep NAME removes the entry (repeat for several)")
+    ->type_name("NAME")
+    ->allow_extra_args(false);
+}
+
+void
 print_count(const Globals& globals, std::string_view field, std::uint64_t n)
 {
   if (globals.json) {

@@ -44,6 +44,17 @@ describe(const Json& entry, std::int64_t now)
   line("hits:", std::to_string(entry.value("hits", std::uint64_t{0})));
   line("last access:", fmt::format("{} ({})", output::format_time(access), output::format_relative(access, now)));
   line("tags:", tags.empty() ? "(none)" : tags);
+  std::string deps;
+  for (const auto& dep : entry.value("deps", Json::array())) {
+    deps += deps.empty() ? "" : ", ";
+    deps += dep.value("name", "");
+    if (const auto version = dep.value("version", ""); !version.empty()) {
+      deps += "@" + version;
+    }
+  }
+  if (!deps.empty()) {
+    line("depends on:", deps);
+  }
   if (const auto& meta = entry["meta"]; meta.is_object()) {
     line("meta:", meta.dump());
   }
@@ -71,7 +82,7 @@ void
 add_inspect(CLI::App& app, Globals& globals)
 {
   auto key = std::make_shared<std::string>();
-  auto* command = app.add_subcommand("inspect", "Show an entry's layer, sizes, times, hits and tags; exit 1 if absent");
+  auto* command = app.add_subcommand("inspect", "Show an entry's layer, sizes, times, hits, tags and dependencies; exit 1 if absent");
   command->add_option("key", *key, "Key")->required();
   command->callback([&globals, key] { globals.exit_code = run_inspect(globals, *key); });
 }

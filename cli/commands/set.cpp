@@ -17,6 +17,7 @@ struct SetOptions
   std::optional<std::string> value;
   std::string ttl;
   std::vector<std::string> tags;
+  std::vector<std::string> deps;
   std::string layer;
 };
 
@@ -34,6 +35,9 @@ run_set(Globals& globals, const SetOptions& options)
   }
   if (!options.layer.empty()) {
     fields["layer"] = options.layer;
+  }
+  if (!options.deps.empty()) {
+    fields["deps"] = options.deps;
   }
   auto client = Client::connect(globals);
   const auto reply = client.call("set", std::move(fields), value);
@@ -63,6 +67,7 @@ add_set(CLI::App& app, Globals& globals)
   add_ttl_option(*command, options->ttl);
   add_tag_option(*command, options->tags, "Tag the entry (repeat for several); invalidate removes by tag");
   add_layer_option(*command, options->layer, "Layer of the entry (default kv)");
+  add_dep_option(*command, options->deps);
   command->callback([&globals, options] { globals.exit_code = run_set(globals, *options); });
 }
 

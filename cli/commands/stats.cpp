@@ -84,6 +84,17 @@ render(const Json& stats)
     out += "\n" + tenants.render();
   }
 
+  if (stats.contains("models") && !stats["models"].empty()) {
+    output::Table models({"model", "hits", "prompt tokens", "completion tokens", "cost saved"});
+    for (const auto& [name, figures] : stats["models"].items()) {
+      models.add({name, std::to_string(figures.value("hits", std::uint64_t{0})),
+                  std::to_string(figures.value("prompt_tokens_saved", std::uint64_t{0})),
+                  std::to_string(figures.value("completion_tokens_saved", std::uint64_t{0})),
+                  fmt::format("${:.4f}", figures.value("cost_saved_usd", 0.0))});
+    }
+    out += "\n" + models.render();
+  }
+
   if (!stats["operations"].empty()) {
     output::Table operations({"operation", "count", "p50", "p99"});
     for (const auto& [name, figures] : stats["operations"].items()) {
@@ -102,7 +113,7 @@ void
 add_stats(CLI::App& app, Globals& globals)
 {
   auto all = std::make_shared<bool>(false);
-  auto* command = app.add_subcommand("stats", "Live counters: entries, bytes, hits, misses and latency, per layer");
+  auto* command = app.add_subcommand("stats", "Live counters: entries, bytes, hits, misses and latency per layer; tokens and cost saved per model");
   command->add_flag("--all-tenants", *all, "Figures of every tenant, with a row per tenant");
   command->callback([&globals, all] {
     auto client = Client::connect(globals);

@@ -28,12 +28,8 @@ check_length(std::string_view what, std::string_view text, std::uint64_t limit, 
 // A hit on an entry whose metadata names a model and its token counts saved
 // those tokens, and what [prices] says they cost.
 void
-count_savings(Context& context, const std::string& tenant, const std::string& meta_text)
+count_savings(Context& context, const std::string& tenant, const Json& meta)
 {
-  const Json meta = Json::parse(meta_text, nullptr, false);
-  if (!meta.is_object()) {
-    return;
-  }
   const auto model = meta.find("model");
   if (model == meta.end() || !model->is_string()) {
     return;
@@ -224,12 +220,17 @@ entry_of(const Json& fields, const protocol::Settings& settings, const std::stri
 protocol::Reply
 hit_reply(Context& context, const protocol::Request& request, const std::string& tenant, store::Hit hit)
 {
-  if (!hit.meta.empty()) {
-    count_savings(context, tenant, hit.meta);
-  }
   auto reply = ok_reply(request, {{"found", true},
                                   {"layer", hit.layer},
                                   {"expires_ms", hit.expires_ms == 0 ? Json(nullptr) : Json(hit.expires_ms)}});
+  // Only entries written with meta pay for parsing it.
+  if (!hit.meta.empty()) {
+    Json meta = Json::parse(hit.meta, nullptr, false);
+    if (meta.is_object()) {
+      count_savings(context, tenant, meta);
+      reply.header["meta"] = std::move(meta);
+    }
+  }
   reply.value = std::move(hit.value);
   return reply;
 }

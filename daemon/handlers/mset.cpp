@@ -62,6 +62,14 @@ handle_mset(Context& context, const protocol::Request& request, Completion done)
   const std::string tenant = tenant_of(request);
   auto entries = entries_of(request, context.settings, tenant);
   const bool only_missing = protocol::optional_bool(request.header, "only_missing", false);
+  std::vector<std::string> keys;
+  // Waiters (get_or_lease) only need waking when someone waits at all.
+  if (context.shared.leases.any()) {
+    keys.reserve(entries.size());
+    for (const auto& entry : entries) {
+      keys.push_back(entry.key);
+    }
+  }
   submit_write(
     context, request,
     [entries = std::move(entries), only_missing](store::Writer& writer) {
@@ -78,7 +86,13 @@ handle_mset(Context& context, const protocol::Request& request, Completion done)
       }
       return Json{{"stored", stored}, {"skipped", skipped}};
     },
-    std::move(done));
+    [done = std::move(done), &leases = context.shared.leases, tenant, keys = std::move(keys),
+     connection = context.connection->id](protocol::Reply reply) {
+      for (const auto& key : keys) {
+        leases.on_set(tenant, key, connection);
+      }
+      done(std::move(reply));
+    });
 }
 
 } // namespace omnicache::daemon
