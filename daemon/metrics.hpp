@@ -42,6 +42,7 @@ public:
   std::atomic<std::uint64_t> connections_rejected{0}; // refused: over the cap, or a foreign uid
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> errors{0};               // error replies
+  std::atomic<std::uint64_t> guard_rejections{0};     // semantic candidates the guard refused
   std::atomic<std::int64_t> last_activity_ms{0};      // steady clock, for the idle timeout
 
 private:

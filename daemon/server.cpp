@@ -82,6 +82,26 @@ Server::store_limits(const protocol::Settings& s) const
   return limits;
 }
 
+// The vectors table is the truth; the index is rebuilt from it at start.
+void
+Server::load_semantic_index()
+{
+  const auto started = std::chrono::steady_clock::now();
+  const std::int64_t now = store::now_ms();
+  std::size_t loaded = 0;
+  main_worker().reader->for_each_vector([&](store::VectorRow&& row) {
+    if (row.expires_ms == 0 || row.expires_ms > now) {
+      m_index->add(row.tenant, row.scope, row.id, row.vector);
+      ++loaded;
+    }
+  });
+  if (loaded > 0) {
+    log::info("semantic index: {} vectors in {} scopes, built in {} ms", loaded, m_index->scopes(),
+              std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
+                .count());
+  }
+}
+
 void
 Server::open()
 {
@@ -107,7 +127,11 @@ Server::open()
   options.limits = store_limits(s);
   options.on_error = [](const std::string& message) { log::error("{}", message); };
   m_store = std::make_unique<store::Store>(std::move(options));
-  m_shared = std::make_unique<Shared>(Shared{*m_store, m_metrics, m_leases, m_info, [this] { request_shutdown(); }});
+  m_embedder = std::make_unique<store::semantic::LexicalEmbedder>(store::semantic::LexicalConfig{s.semantic_dim});
+  m_index = std::make_unique<store::semantic::Index>(
+    store::semantic::IndexParams{s.semantic_m, s.semantic_ef_construction, s.semantic_ef});
+  m_shared = std::make_unique<Shared>(
+    Shared{*m_store, m_metrics, m_leases, *m_index, *m_embedder, m_info, [this] { request_shutdown(); }});
 
   for (std::uint64_t i = 0; i < s.io_threads; ++i) {
     auto worker = std::make_unique<Worker>();
@@ -115,6 +139,7 @@ Server::open()
     worker->config = m_config;
     m_workers.push_back(std::move(worker));
   }
+  load_semantic_index();
 
   remove_stale_socket(s.socket);
   m_acceptor.emplace(main_worker().io);
@@ -261,6 +286,7 @@ Server::reload()
   }
   log::set_level(log::parse_level(fresh->settings().log_level));
   m_store->set_limits(store_limits(fresh->settings()));
+  m_index->set_ef(fresh->settings().semantic_ef);
   m_config = fresh;
   for (auto& worker : m_workers) {
     boost::asio::post(worker->io, [&worker = *worker, fresh] { worker.config = fresh; });

@@ -49,6 +49,7 @@ private:
   void schedule_tick();
   void tick();
   void begin_shutdown();
+  void load_semantic_index();
   store::StoreLimits store_limits(const protocol::Settings& settings) const;
 
   protocol::ConfigSources m_sources;
@@ -60,6 +61,8 @@ private:
   std::unique_ptr<store::Store> m_store;
   Metrics m_metrics;
   LeaseTable m_leases;
+  std::unique_ptr<store::semantic::LexicalEmbedder> m_embedder;
+  std::unique_ptr<store::semantic::Index> m_index;
   std::unique_ptr<Shared> m_shared;
   std::vector<std::unique_ptr<Worker>> m_workers;
   std::vector<std::thread> m_threads;

@@ -186,4 +186,13 @@ context_key(std::string_view session, std::int64_t turn)
   return layer_key("context", canonical_json(Json{{"session", std::string(session)}, {"turn", turn}}));
 }
 
+std::string
+semantic_key(std::string_view model, std::string_view text, std::string_view context)
+{
+  require_text(model, "the model");
+  return layer_key("semantic", canonical_json(Json{{"context", std::string(context)},
+                                                   {"model", std::string(model)},
+                                                   {"text", std::string(text)}}));
+}
+
 } // namespace omnicache::protocol

@@ -58,5 +58,8 @@ std::string retrieval_key(std::string_view retriever, std::string_view query, st
                           const Json& params);
 // canonical({"session": session, "turn": turn})
 std::string context_key(std::string_view session, std::int64_t turn);
+// canonical({"context": context, "model": model, "text": text}), context
+// being a hash of earlier turns or "".
+std::string semantic_key(std::string_view model, std::string_view text, std::string_view context);
 
 } // namespace omnicache::protocol

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -18,6 +19,7 @@ namespace {
 
 constexpr std::string_view k_log_levels[] = {"error", "warn", "info", "debug"};
 constexpr std::string_view k_sync_modes[] = {"off", "normal", "full"};
+constexpr std::string_view k_on_off[] = {"on", "off"};
 
 using S = Settings;
 
@@ -95,6 +97,25 @@ const std::array k_specs{
               "Default TTL of semantic entries."},
   SettingSpec{"ttl.run", "OMNICACHE_TTL_RUN", "7d", Kind::duration, true, &S::ttl_run_ms,
               "Default TTL of cached command output (omnicache run)."},
+  // [semantic]
+  SettingSpec{"semantic.threshold", "OMNICACHE_SEMANTIC_THRESHOLD", "0.95", Kind::fraction, true,
+              &S::semantic_threshold,
+              "Least cosine similarity (inclusive) for a semantic hit when a request names none. Compared "
+              "after rounding both sides to 6 decimals. With the lexical embedder and the guard, 0.95 keeps "
+              "wrong hits under 1% (bench/README.md); lower it only with a real embedding model."},
+  SettingSpec{"semantic.guard", "OMNICACHE_SEMANTIC_GUARD", "on", Kind::choice, true, &S::semantic_guard,
+              "Reject a near neighbour that differs from the question in a number, a name, a negation, a "
+              "replaced or added content word, or the order of its words: on or off.", k_on_off},
+  SettingSpec{"semantic.dim", "OMNICACHE_SEMANTIC_DIM", "512", Kind::count, false, &S::semantic_dim,
+              "Dimensions of the lexical embedder's vectors. Changing it re-embeds nothing: older semantic "
+              "entries stop matching until they are set again.", {}, 16, 4096},
+  SettingSpec{"semantic.m", "OMNICACHE_SEMANTIC_M", "16", Kind::count, false, &S::semantic_m,
+              "hnswlib M: links per node. More is better recall and more memory.", {}, 2, 100},
+  SettingSpec{"semantic.ef_construction", "OMNICACHE_SEMANTIC_EF_CONSTRUCTION", "200", Kind::count, false,
+              &S::semantic_ef_construction, "hnswlib ef_construction: effort spent building the index.", {}, 10,
+              10000},
+  SettingSpec{"semantic.ef", "OMNICACHE_SEMANTIC_EF", "64", Kind::count, true, &S::semantic_ef,
+              "hnswlib ef: effort spent per lookup. More is better recall and slower.", {}, 1, 10000},
   // [client]
   SettingSpec{"client.tenant", "OMNICACHE_TENANT", "default", Kind::string, true, &S::tenant,
               "Tenant the command works in. Tenants isolate keys, tags, invalidation and stats."},
@@ -158,6 +179,15 @@ apply(const SettingSpec& spec, Settings& settings, std::string_view text, const 
     settings.*std::get<std::uint64_t Settings::*>(spec.field) = *value;
     return;
   }
+  case Kind::fraction: {
+    double value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size() || !(value >= 0.0 && value <= 1.0)) {
+      fail("a number from 0 to 1, such as 0.92");
+    }
+    settings.*std::get<double Settings::*>(spec.field) = value;
+    return;
+  }
   case Kind::duration: {
     const auto ms = parse_duration_ms(text);
     if (!ms) {
@@ -196,6 +226,9 @@ toml_scalar_text(const toml::node& node)
       return std::nullopt;
     }
     return std::to_string(i->get());
+  }
+  if (auto f = node.as_floating_point()) {
+    return fmt::format("{}", f->get());
   }
   return std::nullopt;
 }
@@ -402,6 +435,8 @@ setting_text(const SettingSpec& spec, const Settings& settings)
   }
   case Kind::duration:
     return format_duration_ms(settings.*std::get<std::int64_t Settings::*>(spec.field));
+  case Kind::fraction:
+    return fmt::format("{}", settings.*std::get<double Settings::*>(spec.field));
   }
   return {};
 }
@@ -458,7 +493,7 @@ config_template()
     append_comment(out, spec.help);
     out += fmt::format("# env: {}{}\n", spec.env, spec.live ? "; live" : "; needs a restart");
     const std::string value = spec.fallback.empty() && spec.kind == Kind::path ? std::string() : setting_text(spec, defaults);
-    const bool bare = spec.kind == Kind::count;
+    const bool bare = spec.kind == Kind::count || spec.kind == Kind::fraction;
     out += fmt::format("#{} = {}\n", spec.key.substr(dot + 1), bare ? value : fmt::format("\"{}\"", value));
   }
   out += config_tables::template_text();

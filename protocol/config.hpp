@@ -79,6 +79,13 @@ struct Settings
   std::int64_t ttl_context_ms = 0;
   std::int64_t ttl_semantic_ms = 0;
   std::int64_t ttl_run_ms = 0;
+  // [semantic]
+  double semantic_threshold = 0;
+  std::uint64_t semantic_dim = 0;
+  std::uint64_t semantic_m = 0;
+  std::uint64_t semantic_ef_construction = 0;
+  std::uint64_t semantic_ef = 0;
+  std::string semantic_guard;
   // [client]
   std::string tenant;
   std::int64_t start_timeout_ms = 0;
@@ -91,7 +98,7 @@ struct Settings
   std::int64_t default_ttl_ms(std::string_view layer) const;
 };
 
-enum class Kind { string, path, choice, size, count, duration };
+enum class Kind { string, path, choice, size, count, duration, fraction };
 
 struct SettingSpec
 {
@@ -100,7 +107,7 @@ struct SettingSpec
   std::string_view fallback; // default as text; empty for a computed default
   Kind kind;
   bool live;                 // SIGHUP applies it without a restart
-  std::variant<std::string Settings::*, std::uint64_t Settings::*, std::int64_t Settings::*> field;
+  std::variant<std::string Settings::*, std::uint64_t Settings::*, std::int64_t Settings::*, double Settings::*> field;
   std::string_view help;
   std::span<const std::string_view> choices = {};
   std::uint64_t min = 0;

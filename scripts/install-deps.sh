@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libboost-system-dev
   libsqlite3-dev libzstd-dev libssl-dev
-  libcli11-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev doctest-dev
+  libcli11-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev doctest-dev libhnswlib-dev
   python3
 )
 

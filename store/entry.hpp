@@ -27,6 +27,28 @@ struct Dependency
   std::string version; // empty: whatever version is current
 };
 
+// What a semantic entry adds: the text it answers and its embedding.
+struct VectorWrite
+{
+  std::string scope;
+  std::string context;
+  std::string text;
+  std::vector<float> vector;
+};
+
+// A stored vector and the entry it belongs to.
+struct VectorRow
+{
+  std::int64_t id = 0;
+  std::string tenant;
+  std::string key;
+  std::string scope;
+  std::string context;
+  std::string text;
+  std::vector<float> vector;
+  std::int64_t expires_ms = 0; // 0: never
+};
+
 struct EntryWrite
 {
   std::string tenant;
@@ -41,6 +63,7 @@ struct EntryWrite
   std::vector<std::string> tags;
   std::vector<Dependency> deps;
   std::string meta; // JSON object text, or empty
+  std::optional<VectorWrite> vector;
 };
 
 struct Hit

@@ -47,6 +47,8 @@ Reader::Reader(const std::string& path, Stats& stats, TouchLog& touches)
     "FROM entries WHERE tenant = ?1 AND key = ?2");
   m_tags_of = m_db.prepare("SELECT tag FROM tags WHERE entry_id = ?1 ORDER BY tag");
   m_deps_of = m_db.prepare("SELECT name, version FROM entry_deps WHERE entry_id = ?1 ORDER BY name");
+  m_vector_of = m_db.prepare("SELECT v.entry_id, v.tenant, e.key, v.scope, v.context, v.text, v.vector, e.expires_ms"
+                             " FROM vectors v JOIN entries e ON e.id = v.entry_id WHERE v.entry_id = ?1");
 }
 
 std::optional<Hit>
@@ -177,6 +179,48 @@ Reader::keys(std::string_view tenant, const Selector& selector, std::string_view
     page.keys.emplace_back(stmt.column_text(0));
   }
   return page;
+}
+
+namespace {
+
+VectorRow
+vector_row(sqlite::Statement& stmt)
+{
+  VectorRow row;
+  row.id = stmt.column_int(0);
+  row.tenant = stmt.column_text(1);
+  row.key = stmt.column_text(2);
+  row.scope = stmt.column_text(3);
+  row.context = stmt.column_text(4);
+  row.text = stmt.column_text(5);
+  const auto bytes = stmt.column_blob(6);
+  row.vector.resize(bytes.size() / sizeof(float));
+  std::memcpy(row.vector.data(), bytes.data(), row.vector.size() * sizeof(float));
+  row.expires_ms = stmt.column_is_null(7) ? 0 : stmt.column_int(7);
+  return row;
+}
+
+} // namespace
+
+std::optional<VectorRow>
+Reader::vector_of(std::int64_t id)
+{
+  sqlite::ResetOnExit reset(m_vector_of);
+  m_vector_of.bind(1, id);
+  if (!m_vector_of.step()) {
+    return std::nullopt;
+  }
+  return vector_row(m_vector_of);
+}
+
+void
+Reader::for_each_vector(const std::function<void(VectorRow&&)>& visit)
+{
+  auto all = m_db.prepare("SELECT v.entry_id, v.tenant, e.key, v.scope, v.context, v.text, v.vector, e.expires_ms"
+                          " FROM vectors v JOIN entries e ON e.id = v.entry_id ORDER BY v.entry_id");
+  while (all.step()) {
+    visit(vector_row(all));
+  }
 }
 
 } // namespace omnicache::store

@@ -6,6 +6,7 @@
 #include "store/stats.hpp"
 #include "store/touch_log.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,6 +37,13 @@ public:
   KeysPage keys(std::string_view tenant, const Selector& selector, std::string_view after, std::size_t limit,
                 std::int64_t now);
 
+  // The vector stored for entry `id` with its entry's key and expiry, or
+  // nullopt when the entry is gone. Counts nothing.
+  std::optional<VectorRow> vector_of(std::int64_t id);
+
+  // Every stored vector, in id order, for building the indexes.
+  void for_each_vector(const std::function<void(VectorRow&&)>& visit);
+
 private:
   sqlite::Connection m_db;
   sqlite::Statement m_get;
@@ -43,6 +51,7 @@ private:
   sqlite::Statement m_inspect;
   sqlite::Statement m_tags_of;
   sqlite::Statement m_deps_of;
+  sqlite::Statement m_vector_of;
   Decompressor m_decompressor;
   std::string m_large;
   Stats& m_stats;

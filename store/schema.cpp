@@ -11,7 +11,7 @@ namespace omnicache::store {
 namespace {
 
 // Append only: a released migration is never edited, a new one is added.
-constexpr std::array<const char*, 2> k_migrations{
+constexpr std::array<const char*, 3> k_migrations{
   // 1: entries, their tags, persistent counters.
   R"sql(
     CREATE TABLE entries(
@@ -87,6 +87,23 @@ constexpr std::array<const char*, 2> k_migrations{
       value  INTEGER NOT NULL,
       PRIMARY KEY(tenant, model, name)
     ) WITHOUT ROWID;
+  )sql",
+  // 3: vectors of semantic entries, the source the in-memory indexes are
+  // built from.
+  R"sql(
+    CREATE TABLE vectors(
+      entry_id INTEGER PRIMARY KEY,  -- entries.id: never reused
+      tenant   TEXT    NOT NULL,
+      scope    TEXT    NOT NULL,     -- layer, model and embedder: only equal scopes are compared
+      context  TEXT    NOT NULL,     -- hash of the earlier turns; '' for a single question
+      text     TEXT    NOT NULL,     -- what was embedded, for the guard
+      vector   BLOB    NOT NULL      -- little-endian float32, L2-normalised
+    );
+    CREATE INDEX vectors_by_scope ON vectors(tenant, scope);
+
+    CREATE TRIGGER entries_drop_vectors AFTER DELETE ON entries BEGIN
+      DELETE FROM vectors WHERE entry_id = old.id;
+    END;
   )sql",
 };
 

@@ -5,6 +5,8 @@
 
 #include <fmt/core.h>
 
+#include <bit>
+
 #include <chrono>
 #include <utility>
 
@@ -55,6 +57,8 @@ Writer::Writer(const std::string& path, const std::string& sync, Stats& stats, T
     " access_ms, meta) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?8, ?10)");
   m_delete_id = m_db.prepare(removal_sql("id = ?1"));
   m_delete_key = m_db.prepare(removal_sql("tenant = ?1 AND key = ?2"));
+  m_insert_vector = m_db.prepare(
+    "INSERT INTO vectors(entry_id, tenant, scope, context, text, vector) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
   m_insert_tag = m_db.prepare("INSERT OR IGNORE INTO tags(tenant, tag, entry_id) VALUES(?1, ?2, ?3)");
   m_touch = m_db.prepare("UPDATE entries SET access_ms = max(access_ms, ?2), hits = hits + ?3 WHERE id = ?1");
   m_save_counter = m_db.prepare("INSERT INTO counters(tenant, layer, name, value) VALUES(?1, ?2, ?3, ?4)"
@@ -227,6 +231,16 @@ Writer::set(const EntryWrite& entry, std::int64_t now)
     m_insert_tag.run();
   }
   link_dependencies(entry, id, deps);
+  if (entry.vector) {
+    // Vectors are stored as the machine's floats; the format is little-endian.
+    static_assert(std::endian::native == std::endian::little);
+    const auto& v = *entry.vector;
+    m_insert_vector.bind(1, id).bind(2, entry.tenant).bind(3, v.scope).bind(4, v.context).bind(5, v.text);
+    m_insert_vector.bind_blob(
+      6, std::string_view(reinterpret_cast<const char*>(v.vector.data()), v.vector.size() * sizeof(float)));
+    m_insert_vector.run();
+  }
+  m_last_id = id;
   m_job.count(entry.tenant, entry.layer, Counter::sets);
   m_job.gauge(entry.tenant, entry.layer,
               Gauges{1, static_cast<std::int64_t>(value.size()), static_cast<std::int64_t>(stored.size()),

@@ -40,6 +40,8 @@ public:
 
   // Operations. Each returns what the reply reports.
   bool set(const EntryWrite& entry, std::int64_t now); // true when it replaced a live entry
+  // The id the last set gave its entry (for the semantic index's labels).
+  std::int64_t last_id() const { return m_last_id; }
   std::uint64_t remove_keys(std::string_view tenant, const std::vector<std::string>& keys, std::int64_t now);
   std::uint64_t invalidate(std::string_view tenant, const Selector& selector, std::int64_t now);
   std::uint64_t flush(std::optional<std::string_view> tenant, std::int64_t now);
@@ -88,6 +90,8 @@ private:
   sqlite::Statement m_delete_id;
   sqlite::Statement m_delete_key;
   sqlite::Statement m_insert_tag;
+  sqlite::Statement m_insert_vector;
+  std::int64_t m_last_id = 0;
   sqlite::Statement m_touch;
   sqlite::Statement m_save_counter;
   sqlite::Statement m_sweep;

@@ -49,6 +49,7 @@ void add_response(CLI::App& app, Globals& globals);
 void add_embedding(CLI::App& app, Globals& globals);
 void add_retrieval(CLI::App& app, Globals& globals);
 void add_context(CLI::App& app, Globals& globals);
+void add_semantic(CLI::App& app, Globals& globals);
 void add_event(CLI::App& app, Globals& globals);
 void add_flush(CLI::App& app, Globals& globals);
 void add_stats(CLI::App& app, Globals& globals);

@@ -18,6 +18,7 @@ constexpr std::array k_commands{
   CommandSpec{"embedding", add_embedding},
   CommandSpec{"retrieval", add_retrieval},
   CommandSpec{"context", add_context},
+  CommandSpec{"semantic", add_semantic},
   CommandSpec{"invalidate", add_invalidate},
   CommandSpec{"event", add_event},
   CommandSpec{"flush", add_flush},

@@ -4,6 +4,8 @@
 #include "daemon/metrics.hpp"
 #include "protocol/config.hpp"
 #include "protocol/message.hpp"
+#include "store/semantic/index.hpp"
+#include "store/semantic/lexical.hpp"
 #include "store/store.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -37,6 +39,8 @@ struct Shared
   store::Store& store;
   Metrics& metrics;
   LeaseTable& leases;
+  store::semantic::Index& index;
+  const store::semantic::LexicalEmbedder& embedder;
   const ServerInfo& info;
   std::function<void()> request_shutdown;
 };
@@ -122,6 +126,8 @@ protocol::Reply handle_shutdown(Context&, const protocol::Request&);
 protocol::Reply handle_release(Context&, const protocol::Request&);
 void handle_get_or_lease(Context&, const protocol::Request&, Completion);
 void handle_mset(Context&, const protocol::Request&, Completion);
+void handle_semantic_set(Context&, const protocol::Request&, Completion);
+protocol::Reply handle_semantic_get(Context&, const protocol::Request&);
 void handle_set(Context&, const protocol::Request&, Completion);
 void handle_del(Context&, const protocol::Request&, Completion);
 void handle_invalidate(Context&, const protocol::Request&, Completion);

@@ -58,6 +58,8 @@ server_figures(const Context& context)
     {"errors", m.errors.load()},
     {"write_queue", context.shared.store.queued()},
     {"leases", context.shared.leases.held()},
+    {"semantic_vectors", context.shared.index.size()},
+    {"semantic_guard_rejections", context.shared.metrics.guard_rejections.load()},
   };
 }
 

@@ -14,7 +14,7 @@ import unittest
 import harness
 from harness import IntegrationTest, ServerError, closed_by_peer, frame, raw_frame, read_reply, wait_for
 
-CAPABILITIES = ["kv", "tags", "ttl", "layers", "tenants", "pipelining", "stats", "keys-cursor", "deps", "leases", "mset", "meta"]
+CAPABILITIES = ["kv", "tags", "ttl", "layers", "tenants", "pipelining", "stats", "keys-cursor", "deps", "leases", "mset", "meta", "semantic"]
 
 
 class Hello(IntegrationTest):

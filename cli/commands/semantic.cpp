@@ -1,0 +1,214 @@
+// semantic: answers found by meaning. The daemon embeds the question (or
+// takes the caller's vector), so every client matches the same way.
+#include "cli/client.hpp"
+#include "cli/commands/command.hpp"
+#include "cli/exit_codes.hpp"
+#include "cli/output.hpp"
+
+#include <fmt/core.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+namespace omnicache::cli {
+
+namespace {
+
+using protocol::Json;
+
+struct SemanticOptions
+{
+  std::string text;
+  std::optional<std::string> value;
+  std::string model;
+  std::string context;
+  std::string vector_file;
+  std::string ttl;
+  std::vector<std::string> tags;
+  std::vector<std::string> deps;
+  std::optional<double> threshold;
+  bool no_guard = false;
+  bool status = false;
+};
+
+// A vector file holds a JSON array of numbers or raw little-endian float32.
+Json
+vector_of(const std::string& path)
+{
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    throw CliError(k_exit_usage, fmt::format("cannot read the vector file {}: {}", path, std::strerror(errno)));
+  }
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  const std::string bytes = buffer.str();
+  const auto start = bytes.find_first_not_of(" \t\r\n");
+  if (start != std::string::npos && bytes[start] == '[') {
+    Json parsed = Json::parse(bytes, nullptr, false);
+    if (!parsed.is_array()) {
+      throw CliError(k_exit_usage, fmt::format("{} is not a JSON array of numbers", path));
+    }
+    return parsed;
+  }
+  if (bytes.empty() || bytes.size() % 4 != 0) {
+    throw CliError(k_exit_usage,
+                   fmt::format("{}: {} bytes is not a float32 vector (a JSON array, or 4 bytes per item)", path,
+                               bytes.size()));
+  }
+  Json out = Json::array();
+  for (std::size_t i = 0; i < bytes.size(); i += 4) {
+    float f = 0;
+    std::memcpy(&f, bytes.data() + i, 4);
+    out.push_back(f);
+  }
+  return out;
+}
+
+Json
+question_fields(const SemanticOptions& options)
+{
+  Json fields{{"text", options.text}, {"model", options.model}};
+  if (!options.context.empty()) {
+    fields["context"] = options.context;
+  }
+  if (!options.vector_file.empty()) {
+    fields["vector"] = vector_of(options.vector_file);
+  }
+  return fields;
+}
+
+void
+add_question_options(CLI::App& command, SemanticOptions& options)
+{
+  command.add_option("text", options.text, "The question")->required();
+  command.add_option("-m,--model", options.model, "Model the answer is for; only its entries match")->required();
+  command.add_option("--context", options.context,
+                     "Earlier turns of a conversation (e.g. their hash): only entries with the same match");
+  command.add_option("--vector-file", options.vector_file,
+                     "Use this embedding of the question (JSON array or raw float32) instead of the daemon's; "
+                     "such entries match only questions embedded the same way")
+    ->type_name("FILE");
+}
+
+int
+run_set(Globals& globals, const SemanticOptions& options)
+{
+  const bool from_stdin = !options.value || *options.value == "-";
+  if (from_stdin && isatty(STDIN_FILENO) && !globals.quiet) {
+    fmt::print(stderr, "omnicache: reading the answer from standard input (end it with Ctrl-D)\n");
+  }
+  const std::string value = from_stdin ? read_stdin() : *options.value;
+  Json fields = question_fields(options);
+  std::vector<std::string> tags{"model:" + options.model};
+  for (const auto& tag : options.tags) {
+    if (std::find(tags.begin(), tags.end(), tag) == tags.end()) {
+      tags.push_back(tag);
+    }
+  }
+  fields["tags"] = tags;
+  fields["meta"] = {{"model", options.model}};
+  if (!options.deps.empty()) {
+    fields["deps"] = options.deps;
+  }
+  if (const auto ttl = ttl_ms(options.ttl)) {
+    fields["ttl_ms"] = *ttl;
+  }
+  auto client = Client::connect(globals);
+  const auto reply = client.call("semantic_set", std::move(fields), value);
+  const std::string key = reply.header.value("key", "");
+  if (globals.json) {
+    output::print_json({{"key", key},
+                        {"stored", true},
+                        {"replaced", reply.header.value("replaced", false)},
+                        {"embedder", reply.header.value("embedder", "")},
+                        {"ttl_ms", reply.header.value("ttl_ms", Json(nullptr))}});
+  } else if (globals.verbose) {
+    fmt::print(stderr, "stored {} ({} bytes)\n", key, value.size());
+  }
+  return k_exit_ok;
+}
+
+int
+run_get(Globals& globals, const SemanticOptions& options)
+{
+  Json fields = question_fields(options);
+  if (options.threshold) {
+    fields["threshold"] = *options.threshold;
+  }
+  if (options.no_guard) {
+    fields["guard"] = false;
+  }
+  auto client = Client::connect(globals);
+  const auto reply = client.call("semantic_get", std::move(fields));
+  const bool found = reply.header.value("found", false);
+  const std::string key = reply.header.value("key", "");
+  const char* env = std::getenv("OMNICACHE_STATUS");
+  if (options.status || (env != nullptr && std::string_view(env) == "1")) {
+    if (!found) {
+      fmt::print(stderr, "MISS {}\n", key);
+    } else if (reply.header.value("match", "") == "exact") {
+      fmt::print(stderr, "HIT {}\n", key);
+    } else {
+      fmt::print(stderr, "SEMANTIC {:.4f} {}\n", reply.header.value("similarity", 0.0), key);
+    }
+    for (const auto& rejected : reply.header.value("rejected", Json::array())) {
+      fmt::print(stderr, "REJECTED {:.4f} {} ({})\n", rejected.value("similarity", 0.0), rejected.value("key", ""),
+                 rejected.value("reason", ""));
+    }
+  }
+  if (globals.json) {
+    Json out{{"found", found}, {"key", key}};
+    if (found) {
+      out["match"] = reply.header.value("match", "");
+      out["similarity"] = reply.header.value("similarity", 0.0);
+      output::put_value(out, reply.value);
+    }
+    if (reply.header.contains("rejected")) {
+      out["rejected"] = reply.header["rejected"];
+    }
+    output::print_json(out);
+  } else if (found) {
+    output::print_bytes(reply.value);
+  }
+  return found ? k_exit_ok : k_exit_miss;
+}
+
+} // namespace
+
+void
+add_semantic(CLI::App& app, Globals& globals)
+{
+  auto* layer = app.add_subcommand("semantic", "Answers found by meaning: a question in other words is a hit");
+  layer->footer("The exact question matches first, then the nearest stored question of the same model whose\n"
+                "similarity reaches the threshold (semantic.threshold, or --threshold) and that the guard\n"
+                "accepts: it refuses a question that differs in a number, a name, a negation or the order of\n"
+                "its words. Entries are tagged model:MODEL.\n"
+                "Examples:\n"
+                "  omnicache semantic set 'What is the capital of France?' Paris --model gpt-4o\n"
+                "  omnicache semantic get 'Which city is the capital of France?' --model gpt-4o --status");
+  layer->require_subcommand(1);
+
+  auto set_options = std::make_shared<SemanticOptions>();
+  auto* set = layer->add_subcommand("set", "Store the answer to a question (the answer from stdin when omitted or -)");
+  add_question_options(*set, *set_options);
+  set->add_option("value", set_options->value, "The answer; - or nothing reads standard input");
+  add_ttl_option(*set, set_options->ttl);
+  add_tag_option(*set, set_options->tags, "Tag the entry besides model:MODEL (repeat for several)");
+  add_dep_option(*set, set_options->deps);
+  set->callback([&globals, set_options] { globals.exit_code = run_set(globals, *set_options); });
+
+  auto get_options = std::make_shared<SemanticOptions>();
+  auto* get = layer->add_subcommand("get", "Print the answer to this question or one meaning the same; exit 1 on a miss");
+  add_question_options(*get, *get_options);
+  get->add_option("--threshold", get_options->threshold, "Least similarity for a hit, 0 to 1 (inclusive)")
+    ->check(CLI::Range(0.0, 1.0));
+  get->add_flag("--no-guard", get_options->no_guard, "Accept look-alike questions the guard would refuse");
+  get->add_flag("--status", get_options->status,
+                "Print HIT, SEMANTIC <similarity> or MISS and the key on stderr (also OMNICACHE_STATUS=1)");
+  get->callback([&globals, get_options] { globals.exit_code = run_get(globals, *get_options); });
+}
+
+} // namespace omnicache::cli
