@@ -45,6 +45,7 @@ void add_del(CLI::App& app, Globals& globals);
 void add_inspect(CLI::App& app, Globals& globals);
 void add_keys(CLI::App& app, Globals& globals);
 void add_invalidate(CLI::App& app, Globals& globals);
+void add_run(CLI::App& app, Globals& globals);
 void add_response(CLI::App& app, Globals& globals);
 void add_embedding(CLI::App& app, Globals& globals);
 void add_retrieval(CLI::App& app, Globals& globals);

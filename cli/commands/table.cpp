@@ -14,6 +14,7 @@ constexpr std::array k_commands{
   CommandSpec{"del", add_del},
   CommandSpec{"inspect", add_inspect},
   CommandSpec{"keys", add_keys},
+  CommandSpec{"run", add_run},
   CommandSpec{"response", add_response},
   CommandSpec{"embedding", add_embedding},
   CommandSpec{"retrieval", add_retrieval},

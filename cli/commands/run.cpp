@@ -1,0 +1,317 @@
+// omnicache run: ccache for commands. The files under cli/run/ do the work:
+// key.cpp what makes two runs the same, channel.cpp the daemon connection
+// that streams values, child.cpp the command, entry.cpp the stored form.
+#include "cli/commands/command.hpp"
+#include "cli/exit_codes.hpp"
+#include "cli/run/channel.hpp"
+#include "cli/run/child.hpp"
+#include "cli/run/entry.hpp"
+#include "cli/run/key.hpp"
+#include "protocol/units.hpp"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace omnicache::cli {
+
+using protocol::Json;
+using namespace run;
+
+namespace {
+
+// Long enough for any LLM call or script, since a holder that dies frees its
+// lease at once anyway (its connection closes); it only bounds how long a
+// stopped or hung holder keeps the others waiting.
+constexpr std::int64_t k_lease_ms = 60 * 60 * 1000;
+constexpr std::int64_t k_wait_when_no_timeout_ms = 10 * 60 * 1000;
+
+struct RunOptions
+{
+  std::vector<std::string> argv;
+  std::string ttl;
+  std::vector<std::string> tags;
+  std::vector<std::string> deps;
+  std::vector<std::string> files;
+  std::vector<std::string> env_names;
+  std::vector<std::string> key_extra;
+  std::string max_output;
+  bool refresh = false;
+  bool no_store = false;
+  bool cache_failures = false;
+  bool cache_stderr = false;
+  bool status = false;
+};
+
+bool
+env_flag(const char* name)
+{
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' && std::strcmp(value, "0") != 0;
+}
+
+void
+warn(const Globals& globals, std::string_view message)
+{
+  if (!globals.quiet) {
+    fmt::print(stderr, "omnicache: {}\n", message);
+  }
+}
+
+// A cache must never stop the work: whatever keeps it from helping, the
+// command still runs.
+[[noreturn]] void
+run_uncached(const Globals& globals, const RunOptions& options, std::string_view why, int stdin_fd)
+{
+  warn(globals, fmt::format("{}; running the command without the cache", why));
+  exec_command(options.argv, stdin_fd);
+}
+
+struct Lookup
+{
+  bool found = false;
+  bool waited = false;
+  std::uint64_t value_size = 0;
+};
+
+// Waits as long as another run of the same command holds the lease, asking
+// again before the client's reply timeout each time. Without `found`, this
+// run holds the lease (except with --no-store, which never takes it).
+Lookup
+look_up(Channel& channel, const std::string& key, const RunOptions& options, std::int64_t timeout_ms)
+{
+  if (options.no_store) {
+    const auto reply = channel.call("get", {{"key", key}, {"layer", "run"}});
+    return {reply.header.value("found", false), false, reply.value_size};
+  }
+  const std::int64_t wait_ms = timeout_ms > 0 ? std::max<std::int64_t>(timeout_ms * 3 / 4, 1)
+                                               : k_wait_when_no_timeout_ms;
+  for (;;) {
+    const auto reply = channel.call(
+      "get_or_lease", {{"key", key}, {"layer", "run"}, {"lease_ms", k_lease_ms}, {"wait_ms", wait_ms}});
+    if (reply.header.value("found", false)) {
+      return {true, reply.header.value("waited", false), reply.value_size};
+    }
+    if (reply.header.value("lease", false)) {
+      return {};
+    }
+  }
+}
+
+Json
+deps_field(const RunOptions& options, const std::vector<HashedFile>& files)
+{
+  Json deps = Json::array();
+  for (const auto& dep : options.deps) {
+    const auto equals = dep.find('=');
+    if (equals == std::string::npos) {
+      deps.push_back(dep);
+    } else {
+      deps.push_back({{"name", dep.substr(0, equals)}, {"version", dep.substr(equals + 1)}});
+    }
+  }
+  for (const auto& file : files) {
+    deps.push_back({{"name", "file:" + file.absolute}, {"version", file.sha256}});
+  }
+  return deps;
+}
+
+// Why the result of a finished command is not to be stored, or empty.
+std::string
+not_storable(const ChildResult& result, const RunOptions& options, std::uint64_t max_output)
+{
+  if (!result.started) {
+    return "the command did not start";
+  }
+  if (result.interrupted) {
+    return "interrupted";
+  }
+  if (result.signal != 0) {
+    // Even with --cache-failures: a crash or a kill is not the command's answer.
+    return fmt::format("the command died of signal {}", result.signal);
+  }
+  if (result.over_limit) {
+    const char* limit = options.max_output.empty() ? "limits.max_frame_bytes" : "--max-output";
+    return fmt::format("the output is over {} ({})", limit, protocol::format_size(max_output));
+  }
+  if (!result.spool_error.empty()) {
+    return fmt::format("cannot spool the output: {}", result.spool_error);
+  }
+  if (result.status != 0 && !options.cache_failures) {
+    return fmt::format("the command exited with status {}", result.status);
+  }
+  return {};
+}
+
+void
+store(Globals& globals, Channel& channel, const RunOptions& options, const std::string& key, Json deps,
+      const ChildResult& result, const Fd& out, const Fd& err)
+{
+  Json meta{{"command", options.argv[0]}, {"exit_status", result.status}, {"stderr_bytes", result.stderr_bytes}};
+  Json fields{
+    {"key", key}, {"layer", "run"}, {"tags", options.tags}, {"deps", std::move(deps)}, {"meta", std::move(meta)}};
+  if (const auto ttl = ttl_ms(options.ttl)) {
+    fields["ttl_ms"] = *ttl;
+  }
+  const std::string prefix = value_prefix(result.status, result.stderr_bytes, out.get());
+  std::vector<int> spools;
+  if (result.stderr_bytes > 0) {
+    spools.push_back(err.get());
+  }
+  spools.push_back(out.get());
+  try {
+    channel.send("set", std::move(fields), prefix, spools);
+    channel.receive();
+  } catch (const CliError& e) {
+    warn(globals, fmt::format("not cached: {}", e.what()));
+    return;
+  }
+  if (globals.verbose) {
+    fmt::print(stderr, "omnicache: stored {} ({} of output)\n", key, protocol::format_size(result.stdout_bytes));
+  }
+}
+
+// A miss: runs the command and stores what it did on `channel`, which holds
+// the lease (unless --refresh).
+int
+execute(Globals& globals, std::optional<Channel>& channel, const RunOptions& options, const std::string& key,
+        int stdin_fd, const std::vector<HashedFile>& files)
+{
+  Fd out = open_spool();
+  Fd err = options.cache_stderr ? open_spool() : Fd();
+  if (!out || (options.cache_stderr && !err)) {
+    const std::string why = fmt::format("cannot spool the output: {}", std::strerror(errno));
+    channel.reset(); // frees the lease for a run that may do better
+    run_uncached(globals, options, why, stdin_fd);
+  }
+  const std::uint64_t max_output = std::min<std::uint64_t>(
+    options.max_output.empty() ? UINT64_MAX : *protocol::parse_size(options.max_output),
+    globals.config().settings().max_frame_bytes);
+  const auto result = run_child(options.argv, {stdin_fd, out.get(), err.get(), max_output});
+  if (const auto why = not_storable(result, options, max_output); !why.empty()) {
+    if (result.over_limit || !result.spool_error.empty()) {
+      warn(globals, fmt::format("not cached: {}", why));
+    } else if (globals.verbose) {
+      fmt::print(stderr, "omnicache: not cached: {}\n", why);
+    }
+    return result.status;
+  }
+  store(globals, *channel, options, key, deps_field(options, files), result, out, err);
+  return result.status;
+}
+
+int
+run_run(Globals& globals, const RunOptions& options)
+{
+  if (env_flag("OMNICACHE_DISABLE")) {
+    exec_command(options.argv, STDIN_FILENO);
+  }
+  const bool show_status = options.status || env_flag("OMNICACHE_STATUS");
+  const auto& settings = globals.config().settings();
+  const auto files = hash_files(options.files);
+  auto input = take_stdin();
+  if (!input) {
+    run_uncached(globals, options, fmt::format("cannot spool standard input: {}", std::strerror(errno)), STDIN_FILENO);
+  }
+  std::string key;
+  std::optional<Channel> channel;
+  Lookup found;
+  try {
+    key = run_key({options.argv, options.env_names, options.key_extra}, *input, files);
+    channel = Channel::open(globals);
+    if (!options.refresh) {
+      found = look_up(*channel, key, options, settings.timeout_ms);
+    }
+  } catch (const std::exception& e) { // CliError from the daemon, protocol::Error from the key
+    run_uncached(globals, options, e.what(), input->fd());
+  }
+  if (show_status) {
+    fmt::print(stderr, "{} {}\n", !found.found ? "MISS" : found.waited ? "WAITED" : "HIT", key);
+  }
+  if (found.found) {
+    return replay(*channel, found.value_size);
+  }
+  if (options.no_store) {
+    channel.reset();
+    exec_command(options.argv, input->fd());
+  }
+  return execute(globals, channel, options, key, input->fd(), files);
+}
+
+CLI::Validator
+size_validator()
+{
+  return CLI::Validator(
+    [](std::string& text) -> std::string {
+      return protocol::parse_size(text) ? std::string() : fmt::format("invalid size '{}' (use e.g. 10MiB)", text);
+    },
+    "SIZE");
+}
+
+constexpr const char* k_footer = R"(The key is a hash of the command's arguments, its standard input (unless a terminal),
+the content of each --file, the value of each --env variable and each --key-extra:
+nothing else, not the working directory and not the time.
+
+A miss runs the command: its output streams through as it comes and is stored when it
+exits 0. A hit writes the stored output and exits 0 without running anything. Identical
+runs that start together run the command once; the others wait and replay its output (if
+it fails or dies, one of them runs it instead). Signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT)
+go to the command, and an interrupted run stores nothing. The exit status is the command's:
+128+N when it died of signal N, 127 when not found, 126 when not executable.
+
+The stored value is the output exactly (omnicache get KEY prints it), except for an entry
+that also keeps a failing status or standard error: that value is framed ("\0OCRUN1\n",
+a 4-byte big-endian header length, a JSON header {exit_status, stderr_bytes}, stderr,
+stdout). A hit replays whatever the entry holds.
+
+When no daemon can be reached, the command runs anyway, uncached, with a warning.
+OMNICACHE_DISABLE=1 runs it without touching the cache; OMNICACHE_STATUS=1 is --status.
+
+Examples:
+  omnicache run --ttl 7d --tag project:docs -- llm -m gpt-4o "Summarise this" < notes.txt
+  summary=$(omnicache run --file contract.pdf -- ./summarise.sh contract.pdf))";
+
+} // namespace
+
+void
+add_run(CLI::App& app, Globals& globals)
+{
+  auto options = std::make_shared<RunOptions>();
+  auto* command = app.add_subcommand("run", "Run a command, or replay its cached output (ccache for LLM calls)");
+  command->add_option("command", options->argv, "The command and its arguments (after --)")->required();
+  // Everything from the command's name on is the command's, options included.
+  command->positionals_at_end();
+  add_ttl_option(*command, options->ttl);
+  add_tag_option(*command, options->tags, "Tag the entry (repeat for several); invalidate removes by tag");
+  command->add_option("--dep", options->deps, "Record a dependency NAME or NAME=VERSION (repeat for several)")
+    ->type_name("NAME")
+    ->allow_extra_args(false);
+  command
+    ->add_option("--file", options->files,
+                 "Key on this file's content, and record it as the dependency file:ABSOLUTE_PATH (repeat for several)")
+    ->type_name("PATH")
+    ->allow_extra_args(false);
+  command->add_option("--env", options->env_names, "Key on this environment variable's value (repeat for several)")
+    ->type_name("NAME")
+    ->allow_extra_args(false);
+  command->add_option("--key-extra", options->key_extra, "Key on this string too (repeat for several)")
+    ->type_name("STRING")
+    ->allow_extra_args(false);
+  command->add_option("--max-output", options->max_output, "Store no output larger than this (it still streams)")
+    ->type_name("SIZE")
+    ->check(size_validator());
+  auto* refresh = command->add_flag("--refresh", options->refresh,
+                                    "Run the command and overwrite the entry, without looking up");
+  command->add_flag("--no-store", options->no_store, "Look up, but on a miss run the command without storing")
+    ->excludes(refresh);
+  command->add_flag("--cache-failures", options->cache_failures,
+                    "Store a non-zero exit too; a hit replays the status");
+  command->add_flag("--cache-stderr", options->cache_stderr, "Store standard error too; a hit replays it on stderr");
+  command->add_flag("--status", options->status, "Print HIT KEY, MISS KEY or WAITED KEY on stderr");
+  command->footer(k_footer);
+  command->callback([&globals, options] { globals.exit_code = run_run(globals, *options); });
+}
+
+} // namespace omnicache::cli

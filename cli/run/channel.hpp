@@ -1,0 +1,64 @@
+#pragma once
+
+#include "cli/globals.hpp"
+#include "cli/run/fd.hpp"
+#include "protocol/message.hpp"
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace omnicache::cli::run {
+
+// A connection to the daemon that never holds a whole value, unlike Client:
+// a request's value goes from files to the socket in the kernel (sendfile),
+// and a reply's value is read piece by piece. A 100 MiB output is neither
+// copied into a request nor read into one string to be replayed.
+class Channel
+{
+public:
+  // Starts the daemon when none answers, as Client::connect does.
+  // Throws CliError(k_exit_unreachable).
+  static Channel open(Globals& globals);
+
+  struct Reply
+  {
+    protocol::Json header;
+    std::uint64_t value_size = 0; // to be read with read_value()
+  };
+
+  // Sends a request (with the tenant) whose value is `prefix` followed by
+  // the whole of each of `files`. Throws CliError: k_exit_usage when the
+  // frame would be over limits.max_frame_bytes (nothing is sent then),
+  // k_exit_unreachable when the connection fails.
+  void send(std::string_view op, protocol::Json fields, std::string_view prefix = {}, std::span<const int> files = {});
+
+  // Reads the next reply up to its value. An error reply throws CliError as
+  // Client::call does; a late one, k_exit_unreachable.
+  Reply receive();
+
+  // Reads up to `n` bytes of the last reply's value; 0 once it is all read.
+  std::size_t read_value(char* data, std::size_t n);
+
+  // One request without a value; the reply's value is not read.
+  Reply call(std::string_view op, protocol::Json fields);
+
+private:
+  Channel(Fd fd, const protocol::Settings& settings);
+  void send_bytes(std::string_view bytes);
+  void send_file(int file, std::uint64_t size);
+  [[noreturn]] void fail_send();
+  std::size_t read_some(char* data, std::size_t n);
+  void read_exact(char* data, std::size_t n);
+  void skip_value();
+
+  Fd m_fd;
+  std::string m_tenant;
+  std::int64_t m_timeout_ms = 0;
+  std::uint64_t m_max_frame_bytes = 0;
+  std::uint64_t m_next_id = 1;
+  std::uint64_t m_value_left = 0;
+};
+
+} // namespace omnicache::cli::run

@@ -1,0 +1,117 @@
+#include "cli/run/key.hpp"
+
+#include "cli/exit_codes.hpp"
+
+#include <fmt/core.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace omnicache::cli::run {
+
+using protocol::Json;
+
+namespace {
+
+std::string
+finish_hex(protocol::Sha256& hash)
+{
+  const auto digest = hash.finish();
+  return protocol::hex(digest.data(), digest.size());
+}
+
+// A regular file needs no spool: hash it from where the command would start
+// reading, then put the offset back.
+std::optional<Stdin>
+hash_regular_stdin()
+{
+  const off_t start = lseek(STDIN_FILENO, 0, SEEK_CUR);
+  protocol::Sha256 hash;
+  bool ok = false;
+  hash_to_end(STDIN_FILENO, hash, -1, ok);
+  if (!ok || start < 0 || lseek(STDIN_FILENO, start, SEEK_SET) != start) {
+    throw CliError(k_exit_usage, fmt::format("cannot read standard input: {}", std::strerror(errno)));
+  }
+  Stdin out;
+  out.sha256 = finish_hex(hash);
+  return out;
+}
+
+} // namespace
+
+std::optional<Stdin>
+take_stdin()
+{
+  struct stat status
+  {
+  };
+  if (fstat(STDIN_FILENO, &status) != 0 || isatty(STDIN_FILENO)) {
+    return Stdin{};
+  }
+  if (S_ISREG(status.st_mode)) {
+    return hash_regular_stdin();
+  }
+  Stdin out;
+  out.spool = open_spool();
+  if (!out.spool) {
+    return std::nullopt;
+  }
+  protocol::Sha256 hash;
+  bool ok = false;
+  hash_to_end(STDIN_FILENO, hash, out.spool.get(), ok);
+  if (!ok || lseek(out.spool.get(), 0, SEEK_SET) != 0) {
+    throw CliError(k_exit_usage, fmt::format("cannot spool standard input: {}", std::strerror(errno)));
+  }
+  out.sha256 = finish_hex(hash);
+  return out;
+}
+
+std::vector<HashedFile>
+hash_files(const std::vector<std::string>& paths)
+{
+  std::vector<HashedFile> files;
+  for (const auto& path : paths) {
+    const Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    protocol::Sha256 hash;
+    bool ok = false;
+    if (fd) {
+      hash_to_end(fd.get(), hash, -1, ok);
+    }
+    if (!ok) {
+      throw CliError(k_exit_usage, fmt::format("cannot read --file {}: {}", path, std::strerror(errno)));
+    }
+    std::error_code ignored;
+    const auto absolute = std::filesystem::absolute(path, ignored).lexically_normal();
+    files.push_back({path, absolute.string(), finish_hex(hash)});
+  }
+  return files;
+}
+
+std::string
+run_key(const KeyParts& parts, const Stdin& input, const std::vector<HashedFile>& files)
+{
+  Json file_list = Json::array();
+  for (const auto& file : files) {
+    file_list.push_back({{"path", file.path}, {"sha256", file.sha256}});
+  }
+  Json env = Json::object();
+  for (const auto& name : parts.env_names) {
+    const char* value = std::getenv(name.c_str());
+    env[name] = value != nullptr ? Json(value) : Json(nullptr);
+  }
+  const Json canonical{
+    {"argv", parts.argv},
+    {"stdin", input.sha256 ? Json(*input.sha256) : Json(nullptr)},
+    {"files", std::move(file_list)},
+    {"env", std::move(env)},
+    {"key_extra", parts.key_extra},
+  };
+  return protocol::layer_key("run", protocol::canonical_json(canonical));
+}
+
+} // namespace omnicache::cli::run

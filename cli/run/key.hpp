@@ -1,0 +1,50 @@
+#pragma once
+
+#include "cli/run/fd.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+// The key of a run: what decides whether two runs are the same work.
+namespace omnicache::cli::run {
+
+// Standard input as the command will get it. When it is not a terminal its
+// bytes are part of the key; a pipe's bytes are spooled while they are
+// hashed, because the command still has to read them.
+struct Stdin
+{
+  std::optional<std::string> sha256; // nullopt: a terminal, or no stdin at all
+  Fd spool;                          // the command's stdin when valid, else ours
+
+  int fd() const { return spool ? spool.get() : 0; }
+};
+
+// nullopt (errno set) when a pipe cannot be spooled: nothing of it has been
+// read then, so the command can still have all of it. Throws CliError when
+// reading or spooling fails half-way.
+std::optional<Stdin> take_stdin();
+
+struct HashedFile
+{
+  std::string path;     // as given
+  std::string absolute; // names its file: dependency
+  std::string sha256;
+};
+
+// Throws CliError(k_exit_usage) naming a file that cannot be read.
+std::vector<HashedFile> hash_files(const std::vector<std::string>& paths);
+
+struct KeyParts
+{
+  std::vector<std::string> argv;
+  std::vector<std::string> env_names;
+  std::vector<std::string> key_extra;
+};
+
+// layer_key("run", canonical JSON of argv, stdin's hash, the files' paths and
+// hashes, the named environment variables' values, the extra strings).
+// Throws protocol::Error when any of them is not valid UTF-8.
+std::string run_key(const KeyParts& parts, const Stdin& input, const std::vector<HashedFile>& files);
+
+} // namespace omnicache::cli::run
