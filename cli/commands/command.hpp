@@ -52,6 +52,7 @@ void add_retrieval(CLI::App& app, Globals& globals);
 void add_context(CLI::App& app, Globals& globals);
 void add_semantic(CLI::App& app, Globals& globals);
 void add_event(CLI::App& app, Globals& globals);
+void add_warm(CLI::App& app, Globals& globals);
 void add_flush(CLI::App& app, Globals& globals);
 void add_stats(CLI::App& app, Globals& globals);
 void add_config(CLI::App& app, Globals& globals);

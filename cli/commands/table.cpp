@@ -22,6 +22,7 @@ constexpr std::array k_commands{
   CommandSpec{"semantic", add_semantic},
   CommandSpec{"invalidate", add_invalidate},
   CommandSpec{"event", add_event},
+  CommandSpec{"warm", add_warm},
   CommandSpec{"flush", add_flush},
   CommandSpec{"stats", add_stats},
   CommandSpec{"config", add_config},

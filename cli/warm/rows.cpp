@@ -1,0 +1,271 @@
+#include "cli/warm/rows.hpp"
+
+#include "cli/llm.hpp"
+#include "protocol/layers.hpp"
+#include "protocol/units.hpp"
+
+#include <fmt/core.h>
+
+#include <array>
+
+namespace omnicache::cli::warm {
+
+namespace {
+
+using protocol::Json;
+
+struct ColumnName
+{
+  std::string_view name;
+  Column column;
+};
+
+constexpr std::array<ColumnName, 9> k_column_names{{
+  {"key", Column::key},
+  {"prompt", Column::prompt},
+  {"query", Column::prompt},
+  {"value", Column::value},
+  {"response", Column::value},
+  {"model", Column::model},
+  {"ttl", Column::ttl},
+  {"tags", Column::tags},
+  {"layer", Column::layer},
+}};
+
+constexpr std::size_t k_columns = static_cast<std::size_t>(Column::unknown);
+
+// A row's known fields by column, and the names they came under (empty when
+// absent). An empty field counts as absent: CSV cannot tell them apart.
+struct Cells
+{
+  std::array<std::optional<std::string>, k_columns> text;
+  std::array<std::string_view, k_columns> name;
+
+  std::optional<std::string>& operator[](Column column) { return text[static_cast<std::size_t>(column)]; }
+};
+
+std::string
+known_columns()
+{
+  std::string out;
+  for (const auto& entry : k_column_names) {
+    out += out.empty() ? "" : ", ";
+    out += entry.name;
+  }
+  return out;
+}
+
+// "a; b;;c" -> a, b, c
+std::vector<std::string>
+split_tags(std::string_view text)
+{
+  std::vector<std::string> tags;
+  while (!text.empty()) {
+    const auto end = text.find(';');
+    auto tag = text.substr(0, end);
+    const auto first = tag.find_first_not_of(" \t");
+    if (first != std::string_view::npos) {
+      tag = tag.substr(first, tag.find_last_not_of(" \t") - first + 1);
+      llm::add_tags(tags, {std::string(tag)});
+    }
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+  }
+  return tags;
+}
+
+std::string
+layer_list()
+{
+  std::string out;
+  for (auto name : protocol::k_layer_names) {
+    out += out.empty() ? "" : ", ";
+    out += name;
+  }
+  return out;
+}
+
+} // namespace
+
+Column
+column_of(std::string_view name)
+{
+  for (const auto& entry : k_column_names) {
+    if (entry.name == name) {
+      return entry.column;
+    }
+  }
+  return Column::unknown;
+}
+
+Json
+set_fields(const Entry& entry)
+{
+  Json fields{{"key", entry.key}, {"layer", entry.layer}};
+  if (!entry.tags.empty()) {
+    fields["tags"] = entry.tags;
+  }
+  if (entry.ttl_ms) {
+    fields["ttl_ms"] = *entry.ttl_ms;
+  }
+  if (!entry.meta.is_null()) {
+    fields["meta"] = entry.meta;
+  }
+  return fields;
+}
+
+RowMapper::RowMapper(RowDefaults defaults, RowLimits limits)
+  : m_defaults(std::move(defaults)),
+    m_limits(limits)
+{
+}
+
+void
+RowMapper::check_columns(std::string_view file, const std::vector<std::string>& columns) const
+{
+  std::array<std::string_view, k_columns> seen{};
+  for (const auto& name : columns) {
+    const Column column = column_of(name);
+    if (column == Column::unknown) {
+      if (m_defaults.ignore_unknown) {
+        continue;
+      }
+      throw import::ImportError(fmt::format("{}: unknown column \"{}\" (known: {}; --ignore-unknown skips others)",
+                                            file, name, known_columns()));
+    }
+    auto& first = seen[static_cast<std::size_t>(column)];
+    if (!first.empty()) {
+      throw import::ImportError(
+        fmt::format("{}: columns \"{}\" and \"{}\" mean the same; keep one", file, first, name));
+    }
+    first = name;
+  }
+  if (seen[static_cast<std::size_t>(Column::key)].empty() && seen[static_cast<std::size_t>(Column::prompt)].empty()) {
+    throw import::ImportError(fmt::format("{}: the header names no \"key\" or \"prompt\" column", file));
+  }
+}
+
+Json
+RowMapper::meta_for(std::string_view model, std::string_view value)
+{
+  return model.empty() ? Json() : llm::meta_of(model, llm::usage_of_answer(value));
+}
+
+std::optional<std::string>
+RowMapper::check_tags(const std::vector<std::string>& tags) const
+{
+  if (tags.size() > m_limits.max_tags) {
+    return fmt::format("{} tags is over the limit of {} (limits.max_tags)", tags.size(), m_limits.max_tags);
+  }
+  for (const auto& tag : tags) {
+    if (tag.empty()) {
+      return "a tag must not be empty";
+    }
+    if (tag.size() > m_limits.max_tag_bytes) {
+      return fmt::format("tag of {} bytes is over the limit of {} bytes (limits.max_tag_bytes)", tag.size(),
+                         m_limits.max_tag_bytes);
+    }
+  }
+  return std::nullopt;
+}
+
+Mapped
+RowMapper::map(import::Row&& row) const
+{
+  const std::size_t line = row.line;
+  auto fail = [line](std::string message) { return Mapped(Failure{line, std::move(message)}); };
+
+  Cells cells;
+  for (auto& [name, text] : row.fields) {
+    const Column column = column_of(name);
+    if (column == Column::unknown) {
+      if (m_defaults.ignore_unknown) {
+        continue;
+      }
+      return fail(
+        fmt::format("unknown field \"{}\" (known: {}; --ignore-unknown skips others)", name, known_columns()));
+    }
+    auto& seen = cells.name[static_cast<std::size_t>(column)];
+    if (!seen.empty()) {
+      return fail(fmt::format("fields \"{}\" and \"{}\" mean the same; keep one", seen, name));
+    }
+    seen = name;
+    if (!text.empty()) {
+      cells[column] = std::move(text);
+    }
+  }
+
+  auto& key = cells[Column::key];
+  auto& prompt = cells[Column::prompt];
+  if (key && prompt) {
+    return fail("a row has a key or a prompt, not both");
+  }
+  if (!key && !prompt) {
+    return fail("no key and no prompt");
+  }
+
+  Entry entry;
+  entry.line = line;
+  entry.model = cells[Column::model].value_or(m_defaults.model);
+  entry.ttl_ms = m_defaults.ttl_ms;
+  if (const auto& ttl = cells[Column::ttl]) {
+    entry.ttl_ms = protocol::parse_duration_ms(*ttl);
+    if (!entry.ttl_ms) {
+      return fail(fmt::format("ttl \"{}\" is not a duration (use e.g. 30s, 10m, 2h, 7d, never)", *ttl));
+    }
+  }
+  auto tags = cells[Column::tags] ? split_tags(*cells[Column::tags]) : std::vector<std::string>();
+  llm::add_tags(tags, m_defaults.tags);
+  entry.value = std::move(cells[Column::value]);
+  if (entry.value && entry.value->size() > m_limits.max_value_bytes) {
+    return fail(fmt::format("value of {} bytes is over the limit of {} bytes (limits.max_frame_bytes)",
+                            entry.value->size(), m_limits.max_value_bytes));
+  }
+  const std::string_view value = entry.value ? std::string_view(*entry.value) : std::string_view();
+  const auto& layer = cells[Column::layer];
+
+  if (prompt) {
+    if (entry.model.empty()) {
+      return fail("a prompt row needs a model (a model column or --model)");
+    }
+    if (layer && *layer != "response") {
+      return fail(fmt::format("a prompt row is a response entry; its layer cannot be \"{}\"", *layer));
+    }
+    Json fields;
+    try {
+      fields = llm::response_fields(entry.model, *prompt, tags, llm::usage_of_answer(value));
+    } catch (const protocol::Error& e) {
+      return fail(e.what());
+    }
+    entry.key = std::move(fields["key"].get_ref<std::string&>());
+    entry.layer = "response";
+    entry.tags = fields["tags"].get<std::vector<std::string>>();
+    entry.meta = std::move(fields["meta"]);
+    if (!entry.value) {
+      entry.prompt = std::move(*prompt);
+    }
+  } else {
+    if (key->size() > m_limits.max_key_bytes) {
+      return fail(fmt::format("key of {} bytes is over the limit of {} bytes (limits.max_key_bytes)", key->size(),
+                              m_limits.max_key_bytes));
+    }
+    entry.layer = layer.value_or(m_defaults.layer);
+    if (!protocol::is_layer(entry.layer)) {
+      return fail(fmt::format("unknown layer \"{}\" (layers: {})", entry.layer, layer_list()));
+    }
+    if (!entry.value) {
+      return fail("no value");
+    }
+    entry.key = std::move(*key);
+    if (!entry.model.empty()) {
+      entry.tags = {llm::model_tag(entry.model)};
+      entry.meta = meta_for(entry.model, value);
+    }
+    llm::add_tags(entry.tags, tags);
+  }
+  if (auto problem = check_tags(entry.tags)) {
+    return fail(std::move(*problem));
+  }
+  return entry;
+}
+
+} // namespace omnicache::cli::warm
