@@ -84,4 +84,9 @@ measure() {
 measure plain "$tmp/plain.csv"
 measure again "$tmp/plain.csv"
 measure prompts "$tmp/prompts.csv" --model bench-model
-echo "database: $(du -h "$database" | cut -f1)"
+if ! kill -0 "$daemon_pid" 2>/dev/null; then
+  echo "bench/warm.sh: omnicached exited during the run; the end of its log:" >&2
+  tail -n 20 "$tmp/daemon.log" >&2
+  exit 1
+fi
+echo "database and its WAL: $(du -ch "$database" "$database-wal" 2>/dev/null | tail -n 1 | cut -f1)"

@@ -84,6 +84,85 @@ layer_list()
   return out;
 }
 
+// Gathers the row's known fields into `cells`; says what is wrong with them
+// otherwise.
+std::optional<std::string>
+collect_cells(import::Row& row, bool ignore_unknown, Cells& cells)
+{
+  for (auto& [name, text] : row.fields) {
+    const Column column = column_of(name);
+    if (column == Column::unknown) {
+      if (ignore_unknown) {
+        continue;
+      }
+      return fmt::format("unknown field \"{}\" (known: {}; --ignore-unknown skips others)", name, known_columns());
+    }
+    auto& seen = cells.name[static_cast<std::size_t>(column)];
+    if (!seen.empty()) {
+      return fmt::format("fields \"{}\" and \"{}\" mean the same; keep one", seen, name);
+    }
+    seen = name;
+    if (!text.empty()) {
+      cells[column] = std::move(text);
+    }
+  }
+  return std::nullopt;
+}
+
+// A prompt row: the response entry for its model and prompt.
+std::optional<std::string>
+make_prompt_entry(Cells& cells, const std::vector<std::string>& tags, Entry& entry)
+{
+  if (entry.model.empty()) {
+    return "a prompt row needs a model (a model column or --model)";
+  }
+  if (const auto& layer = cells[Column::layer]; layer && *layer != "response") {
+    return fmt::format("a prompt row is a response entry; its layer cannot be \"{}\"", *layer);
+  }
+  auto& prompt = *cells[Column::prompt];
+  const auto usage = entry.value ? llm::usage_of_answer(*entry.value) : llm::Usage();
+  Json fields;
+  try {
+    fields = llm::response_fields(entry.model, prompt, tags, usage);
+  } catch (const protocol::Error& e) {
+    return e.what();
+  }
+  entry.key = std::move(fields["key"].get_ref<std::string&>());
+  entry.layer = "response";
+  entry.tags = fields["tags"].get<std::vector<std::string>>();
+  entry.meta = std::move(fields["meta"]);
+  if (!entry.value) {
+    entry.prompt = std::move(prompt);
+  }
+  return std::nullopt;
+}
+
+// A key row: a plain entry, tagged with its model if it has one.
+std::optional<std::string>
+make_key_entry(Cells& cells, const RowLimits& limits, const std::string& default_layer,
+               const std::vector<std::string>& tags, Entry& entry)
+{
+  auto& key = *cells[Column::key];
+  if (key.size() > limits.max_key_bytes) {
+    return fmt::format("key of {} bytes is over the limit of {} bytes (limits.max_key_bytes)", key.size(),
+                       limits.max_key_bytes);
+  }
+  entry.layer = cells[Column::layer].value_or(default_layer);
+  if (!protocol::is_layer(entry.layer)) {
+    return fmt::format("unknown layer \"{}\" (layers: {})", entry.layer, layer_list());
+  }
+  if (!entry.value) {
+    return "no value";
+  }
+  entry.key = std::move(key);
+  if (!entry.model.empty()) {
+    entry.tags = {llm::model_tag(entry.model)};
+    entry.meta = RowMapper::meta_for(entry.model, *entry.value);
+  }
+  llm::add_tags(entry.tags, tags);
+  return std::nullopt;
+}
+
 } // namespace
 
 Column
@@ -173,33 +252,14 @@ RowMapper::map(import::Row&& row) const
 {
   const std::size_t line = row.line;
   auto fail = [line](std::string message) { return Mapped(Failure{line, std::move(message)}); };
-
   Cells cells;
-  for (auto& [name, text] : row.fields) {
-    const Column column = column_of(name);
-    if (column == Column::unknown) {
-      if (m_defaults.ignore_unknown) {
-        continue;
-      }
-      return fail(
-        fmt::format("unknown field \"{}\" (known: {}; --ignore-unknown skips others)", name, known_columns()));
-    }
-    auto& seen = cells.name[static_cast<std::size_t>(column)];
-    if (!seen.empty()) {
-      return fail(fmt::format("fields \"{}\" and \"{}\" mean the same; keep one", seen, name));
-    }
-    seen = name;
-    if (!text.empty()) {
-      cells[column] = std::move(text);
-    }
+  if (auto problem = collect_cells(row, m_defaults.ignore_unknown, cells)) {
+    return fail(std::move(*problem));
   }
-
-  auto& key = cells[Column::key];
-  auto& prompt = cells[Column::prompt];
-  if (key && prompt) {
-    return fail("a row has a key or a prompt, not both");
+  if (cells[Column::key] && cells[Column::prompt]) {
+    return fail("a row has either a key or a prompt, not both");
   }
-  if (!key && !prompt) {
+  if (!cells[Column::key] && !cells[Column::prompt]) {
     return fail("no key and no prompt");
   }
 
@@ -220,52 +280,12 @@ RowMapper::map(import::Row&& row) const
     return fail(fmt::format("value of {} bytes is over the limit of {} bytes (limits.max_frame_bytes)",
                             entry.value->size(), m_limits.max_value_bytes));
   }
-  const std::string_view value = entry.value ? std::string_view(*entry.value) : std::string_view();
-  const auto& layer = cells[Column::layer];
-
-  if (prompt) {
-    if (entry.model.empty()) {
-      return fail("a prompt row needs a model (a model column or --model)");
-    }
-    if (layer && *layer != "response") {
-      return fail(fmt::format("a prompt row is a response entry; its layer cannot be \"{}\"", *layer));
-    }
-    Json fields;
-    try {
-      fields = llm::response_fields(entry.model, *prompt, tags, llm::usage_of_answer(value));
-    } catch (const protocol::Error& e) {
-      return fail(e.what());
-    }
-    entry.key = std::move(fields["key"].get_ref<std::string&>());
-    entry.layer = "response";
-    entry.tags = fields["tags"].get<std::vector<std::string>>();
-    entry.meta = std::move(fields["meta"]);
-    if (!entry.value) {
-      entry.prompt = std::move(*prompt);
-    }
-  } else {
-    if (key->size() > m_limits.max_key_bytes) {
-      return fail(fmt::format("key of {} bytes is over the limit of {} bytes (limits.max_key_bytes)", key->size(),
-                              m_limits.max_key_bytes));
-    }
-    entry.layer = layer.value_or(m_defaults.layer);
-    if (!protocol::is_layer(entry.layer)) {
-      return fail(fmt::format("unknown layer \"{}\" (layers: {})", entry.layer, layer_list()));
-    }
-    if (!entry.value) {
-      return fail("no value");
-    }
-    entry.key = std::move(*key);
-    if (!entry.model.empty()) {
-      entry.tags = {llm::model_tag(entry.model)};
-      entry.meta = meta_for(entry.model, value);
-    }
-    llm::add_tags(entry.tags, tags);
+  auto problem = cells[Column::prompt] ? make_prompt_entry(cells, tags, entry)
+                                       : make_key_entry(cells, m_limits, m_defaults.layer, tags, entry);
+  if (!problem) {
+    problem = check_tags(entry.tags);
   }
-  if (auto problem = check_tags(entry.tags)) {
-    return fail(std::move(*problem));
-  }
-  return entry;
+  return problem ? fail(std::move(*problem)) : Mapped(std::move(entry));
 }
 
 } // namespace omnicache::cli::warm
