@@ -10,6 +10,7 @@
 #include <chrono>
 #include <csignal>
 #include <fcntl.h>
+#include <fstream>
 #include <sys/file.h>
 #include <unistd.h>
 #include <optional>
@@ -74,6 +75,23 @@ run_start(Globals& globals)
   return k_exit_ok;
 }
 
+// Whether `pid` is a process that has not exited yet (a zombie has).
+bool
+process_running(int pid)
+{
+  if (kill(pid, 0) != 0 && errno == ESRCH) {
+    return false;
+  }
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string line;
+  if (!std::getline(stat, line)) {
+    return true; // no /proc: trust kill()
+  }
+  // "pid (comm) S ...": the state follows the last ')'.
+  const auto close = line.rfind(')');
+  return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
+}
+
 int
 run_stop(Globals& globals)
 {
@@ -87,10 +105,10 @@ run_stop(Globals& globals)
   const std::string database = client->call("stats").header["server"].value("database", "");
   client->call("shutdown");
   const auto pid = client->server().value("pid", 0);
-  // Stopped means gone: the database is closed and its lock released. (The
-  // process may linger as a zombie until its parent reaps it.)
+  // Stopped means gone: the database is closed, its lock released and the
+  // process ended (it may linger as a zombie until its parent reaps it).
   const auto deadline = std::chrono::steady_clock::now() + k_stop_timeout;
-  while (!lock_is_free(database + ".lock") && pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH)) {
+  while (!lock_is_free(database + ".lock") || (pid > 0 && process_running(pid))) {
     if (std::chrono::steady_clock::now() >= deadline) {
       throw CliError(k_exit_daemon, fmt::format("omnicached (pid {}) is still running after {}s", pid,
                                                 std::chrono::duration_cast<std::chrono::seconds>(k_stop_timeout).count()));
