@@ -43,6 +43,9 @@ public:
   std::atomic<std::uint64_t> requests{0};
   std::atomic<std::uint64_t> errors{0};               // error replies
   std::atomic<std::uint64_t> guard_rejections{0};     // semantic candidates the guard refused
+  std::atomic<std::uint64_t> feedback_rejections{0};  // semantic candidates refused by `semantic reject` feedback
+  std::atomic<std::uint64_t> false_hits_reported{0};  // `semantic reject` reports recorded
+  std::atomic<std::uint64_t> embed_failures{0};       // texts the embedder failed on (exact match only)
   std::atomic<std::int64_t> last_activity_ms{0};      // steady clock, for the idle timeout
 
 private:

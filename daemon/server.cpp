@@ -127,7 +127,7 @@ Server::open()
   options.limits = store_limits(s);
   options.on_error = [](const std::string& message) { log::error("{}", message); };
   m_store = std::make_unique<store::Store>(std::move(options));
-  m_embedder = std::make_unique<store::semantic::LexicalEmbedder>(store::semantic::LexicalConfig{s.semantic_dim});
+  m_embedder = std::make_unique<LexicalEmbedderAdapter>(store::semantic::LexicalConfig{s.semantic_dim});
   m_index = std::make_unique<store::semantic::Index>(
     store::semantic::IndexParams{s.semantic_m, s.semantic_ef_construction, s.semantic_ef});
   m_shared = std::make_unique<Shared>(

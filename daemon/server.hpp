@@ -61,7 +61,7 @@ private:
   std::unique_ptr<store::Store> m_store;
   Metrics m_metrics;
   LeaseTable m_leases;
-  std::unique_ptr<store::semantic::LexicalEmbedder> m_embedder;
+  std::unique_ptr<Embedder> m_embedder;
   std::unique_ptr<store::semantic::Index> m_index;
   std::unique_ptr<Shared> m_shared;
   std::vector<std::unique_ptr<Worker>> m_workers;

@@ -140,13 +140,12 @@ prompt_messages(std::string_view prompt)
   return Json::array({Json{{"role", "user"}, {"content", std::string(prompt)}}});
 }
 
-std::string
-response_key(std::string_view model, const Json& messages, const Json& params)
+namespace {
+
+// The params a response key keeps.
+Json
+answer_params(const Json& params)
 {
-  require_text(model, "the model");
-  if (!messages.is_array() || messages.empty()) {
-    throw Error(ErrorCode::bad_request, "messages must be a non-empty JSON array");
-  }
   if (!params.is_null() && !params.is_object()) {
     throw Error(ErrorCode::bad_request, "params must be a JSON object");
   }
@@ -158,8 +157,61 @@ response_key(std::string_view model, const Json& messages, const Json& params)
       }
     }
   }
-  return layer_key("response",
-                   canonical_json(Json{{"messages", messages}, {"model", std::string(model)}, {"params", kept}}));
+  return kept;
+}
+
+void
+require_messages(const Json& messages)
+{
+  if (!messages.is_array() || messages.empty()) {
+    throw Error(ErrorCode::bad_request, "messages must be a non-empty JSON array");
+  }
+}
+
+} // namespace
+
+std::string
+response_key(std::string_view model, const Json& messages, const Json& params)
+{
+  require_text(model, "the model");
+  require_messages(messages);
+  return layer_key("response", canonical_json(Json{
+                                 {"messages", messages}, {"model", std::string(model)}, {"params", answer_params(params)}}));
+}
+
+std::optional<ResponseQuestion>
+response_question(const Json& messages, const Json& params)
+{
+  require_messages(messages);
+  const Json& last = messages.back();
+  if (!last.is_object() || last.value("role", Json()) != "user" || !last.contains("content")) {
+    return std::nullopt;
+  }
+  ResponseQuestion question;
+  const Json& content = last["content"];
+  if (content.is_string()) {
+    question.text = content.get<std::string>();
+  } else if (content.is_array()) {
+    for (const auto& part : content) {
+      if (!part.is_object() || part.value("type", Json()) != "text" || !part.contains("text")
+          || !part["text"].is_string()) {
+        return std::nullopt; // an image or a tool result is not a question in words
+      }
+      if (!question.text.empty()) {
+        question.text += '\n';
+      }
+      question.text += part["text"].get<std::string>();
+    }
+  }
+  if (question.text.empty()) {
+    return std::nullopt;
+  }
+  Json earlier = Json::array();
+  for (std::size_t i = 0; i + 1 < messages.size(); ++i) {
+    earlier.push_back(messages[i]);
+  }
+  question.context = layer_key("turns", canonical_json(Json{{"messages", earlier}, {"params", answer_params(params)}}));
+  return question;
 }
 
 std::string

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -50,6 +51,20 @@ bool is_delivery_param(std::string_view name);
 // empty, messages is not a non-empty array, or params is not an object.
 std::string response_key(std::string_view model, const Json& messages, const Json& params);
 Json prompt_messages(std::string_view prompt);
+
+// What a response request asks, for semantic matching: `text`, the last
+// message when it is the user's (its content string, or the text parts of
+// its content array joined by newlines), and `context`, naming everything
+// else the answer depends on: "turns:" + 32 hex digits of SHA-256 of
+// canonical({"messages": every message but the last, "params": params minus
+// delivery params}). Only requests with equal contexts match each other.
+// nullopt when the last message is not text from the user.
+struct ResponseQuestion
+{
+  std::string text;
+  std::string context;
+};
+std::optional<ResponseQuestion> response_question(const Json& messages, const Json& params);
 
 // canonical({"model": model, "text": text})
 std::string embedding_key(std::string_view model, std::string_view text);

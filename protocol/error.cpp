@@ -7,7 +7,7 @@ namespace omnicache::protocol {
 
 namespace {
 
-constexpr std::array<std::pair<ErrorCode, std::string_view>, 9> k_names{{
+constexpr std::array<std::pair<ErrorCode, std::string_view>, 10> k_names{{
   {ErrorCode::bad_frame, "BAD_FRAME"},
   {ErrorCode::bad_request, "BAD_REQUEST"},
   {ErrorCode::too_large, "TOO_LARGE"},
@@ -16,6 +16,7 @@ constexpr std::array<std::pair<ErrorCode, std::string_view>, 9> k_names{{
   {ErrorCode::busy, "BUSY"},
   {ErrorCode::shutting_down, "SHUTTING_DOWN"},
   {ErrorCode::disk_full, "DISK_FULL"},
+  {ErrorCode::unavailable, "UNAVAILABLE"},
   {ErrorCode::internal, "INTERNAL"},
 }};
 

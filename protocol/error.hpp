@@ -17,6 +17,7 @@ enum class ErrorCode {
   busy,          // the connection limit is reached; try again later
   shutting_down, // the daemon is stopping and takes no new work
   disk_full,     // the database could not grow; nothing was changed
+  unavailable,   // a service the request needs (a remote embedder) failed; try again later
   internal,      // a bug or an unexpected failure of the store
 };
 

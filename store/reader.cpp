@@ -49,6 +49,7 @@ Reader::Reader(const std::string& path, Stats& stats, TouchLog& touches)
   m_deps_of = m_db.prepare("SELECT name, version FROM entry_deps WHERE entry_id = ?1 ORDER BY name");
   m_vector_of = m_db.prepare("SELECT v.entry_id, v.tenant, e.key, v.scope, v.context, v.text, v.vector, e.expires_ms"
                              " FROM vectors v JOIN entries e ON e.id = v.entry_id WHERE v.entry_id = ?1");
+  m_rejects_of = m_db.prepare("SELECT vector FROM semantic_rejects WHERE entry_id = ?1");
 }
 
 std::optional<Hit>
@@ -183,6 +184,14 @@ Reader::keys(std::string_view tenant, const Selector& selector, std::string_view
 
 namespace {
 
+std::vector<float>
+floats_of(std::string_view bytes)
+{
+  std::vector<float> out(bytes.size() / sizeof(float));
+  std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
+  return out;
+}
+
 VectorRow
 vector_row(sqlite::Statement& stmt)
 {
@@ -193,9 +202,7 @@ vector_row(sqlite::Statement& stmt)
   row.scope = stmt.column_text(3);
   row.context = stmt.column_text(4);
   row.text = stmt.column_text(5);
-  const auto bytes = stmt.column_blob(6);
-  row.vector.resize(bytes.size() / sizeof(float));
-  std::memcpy(row.vector.data(), bytes.data(), row.vector.size() * sizeof(float));
+  row.vector = floats_of(stmt.column_blob(6));
   row.expires_ms = stmt.column_is_null(7) ? 0 : stmt.column_int(7);
   return row;
 }
@@ -211,6 +218,25 @@ Reader::vector_of(std::int64_t id)
     return std::nullopt;
   }
   return vector_row(m_vector_of);
+}
+
+std::int64_t
+Reader::semantic_generation()
+{
+  auto stmt = m_db.prepare("SELECT value FROM semantic_state WHERE name = 'generation'");
+  return stmt.step() ? stmt.column_int(0) : 0;
+}
+
+std::vector<std::vector<float>>
+Reader::semantic_rejects(std::int64_t id)
+{
+  std::vector<std::vector<float>> out;
+  sqlite::ResetOnExit reset(m_rejects_of);
+  m_rejects_of.bind(1, id);
+  while (m_rejects_of.step()) {
+    out.push_back(floats_of(m_rejects_of.column_blob(0)));
+  }
+  return out;
 }
 
 void

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace omnicache::store {
 
@@ -44,6 +45,12 @@ public:
   // Every stored vector, in id order, for building the indexes.
   void for_each_vector(const std::function<void(VectorRow&&)>& visit);
 
+  // Changes with every vector added or removed (schema: semantic_state).
+  std::int64_t semantic_generation();
+
+  // The embeddings of the queries entry `id` was reported to answer wrongly.
+  std::vector<std::vector<float>> semantic_rejects(std::int64_t id);
+
 private:
   sqlite::Connection m_db;
   sqlite::Statement m_get;
@@ -52,6 +59,7 @@ private:
   sqlite::Statement m_tags_of;
   sqlite::Statement m_deps_of;
   sqlite::Statement m_vector_of;
+  sqlite::Statement m_rejects_of;
   Decompressor m_decompressor;
   std::string m_large;
   Stats& m_stats;

@@ -11,7 +11,7 @@ namespace omnicache::store {
 namespace {
 
 // Append only: a released migration is never edited, a new one is added.
-constexpr std::array<const char*, 3> k_migrations{
+constexpr std::array<const char*, 4> k_migrations{
   // 1: entries, their tags, persistent counters.
   R"sql(
     CREATE TABLE entries(
@@ -103,6 +103,34 @@ constexpr std::array<const char*, 3> k_migrations{
 
     CREATE TRIGGER entries_drop_vectors AFTER DELETE ON entries BEGIN
       DELETE FROM vectors WHERE entry_id = old.id;
+    END;
+  )sql",
+  // 4: a generation number that changes with every vector added or removed,
+  // so that an index saved to a file can tell whether it is still current;
+  // and the wrong semantic hits users reported.
+  R"sql(
+    CREATE TABLE semantic_state(
+      name  TEXT    PRIMARY KEY,
+      value INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO semantic_state(name, value) VALUES('generation', 0);
+
+    CREATE TRIGGER vectors_added AFTER INSERT ON vectors BEGIN
+      UPDATE semantic_state SET value = value + 1 WHERE name = 'generation';
+    END;
+    CREATE TRIGGER vectors_removed AFTER DELETE ON vectors BEGIN
+      UPDATE semantic_state SET value = value + 1 WHERE name = 'generation';
+    END;
+
+    CREATE TABLE semantic_rejects(
+      entry_id INTEGER NOT NULL,  -- entries.id of the answer that was wrong
+      text     TEXT    NOT NULL,  -- the query it must not answer
+      vector   BLOB    NOT NULL,  -- that query's embedding, in the entry's scope
+      PRIMARY KEY(entry_id, text)
+    ) WITHOUT ROWID;
+
+    CREATE TRIGGER entries_drop_rejects AFTER DELETE ON entries BEGIN
+      DELETE FROM semantic_rejects WHERE entry_id = old.id;
     END;
   )sql",
 };

@@ -256,6 +256,25 @@ Writer::exists(std::string_view tenant, std::string_view key, std::int64_t now)
   return m_find.step() && (m_find.column_is_null(1) || m_find.column_int(1) > now);
 }
 
+std::optional<std::int64_t>
+Writer::add_semantic_reject(std::string_view tenant, std::string_view key, std::string_view text,
+                            std::span<const float> vector, std::int64_t now)
+{
+  auto find = m_db.prepare("SELECT e.id FROM entries e JOIN vectors v ON v.entry_id = e.id"
+                           " WHERE e.tenant = ?1 AND e.key = ?2 AND (e.expires_ms IS NULL OR e.expires_ms > ?3)");
+  find.bind(1, tenant).bind(2, key).bind(3, now);
+  if (!find.step()) {
+    return std::nullopt;
+  }
+  const std::int64_t id = find.column_int(0);
+  auto insert = m_db.prepare("INSERT INTO semantic_rejects(entry_id, text, vector) VALUES(?1, ?2, ?3)"
+                             " ON CONFLICT DO UPDATE SET vector = excluded.vector");
+  insert.bind(1, id).bind(2, text);
+  insert.bind_blob(3, std::string_view(reinterpret_cast<const char*>(vector.data()), vector.size() * sizeof(float)));
+  insert.run();
+  return id;
+}
+
 std::uint64_t
 Writer::remove_keys(std::string_view tenant, const std::vector<std::string>& keys, std::int64_t now)
 {

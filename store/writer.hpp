@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <span>
 #include <vector>
 
 namespace omnicache::store {
@@ -50,6 +51,12 @@ public:
   // removes nothing. Returns the live entries removed.
   std::uint64_t invalidate_dependencies(std::string_view tenant, const std::vector<std::string>& names,
                                         const std::string& version, std::int64_t now);
+
+  // Records that the semantic entry `key` wrongly answered `text`, whose
+  // embedding is `vector`. Returns the entry's id, or nullopt when no live
+  // entry with a vector holds the key.
+  std::optional<std::int64_t> add_semantic_reject(std::string_view tenant, std::string_view key, std::string_view text,
+                                                  std::span<const float> vector, std::int64_t now);
 
   // Maintenance, run by Store in transactions of their own.
   std::uint64_t sweep_expired(std::int64_t now, std::int64_t budget_ms);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "cli/globals.hpp"
+#include "protocol/message.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -37,6 +38,25 @@ void print_count(const Globals& globals, std::string_view field, std::uint64_t n
 
 // All of standard input, as bytes.
 std::string read_stdin();
+
+// Lookups by meaning (semantic.cpp), shared by `semantic get`, `response get
+// --semantic` and `run --semantic-text`.
+struct SemanticLookup
+{
+  std::optional<double> threshold;
+  bool no_guard = false;
+};
+// --threshold and, unless `guard` is false, --no-guard.
+void add_semantic_lookup_options(CLI::App& command, SemanticLookup& lookup, bool guard = true);
+// Adds the options to semantic_get's fields.
+void put_semantic_lookup(protocol::Json& fields, const SemanticLookup& lookup);
+// Prints on stderr what a semantic_get reply found: HIT KEY, SEMANTIC
+// <similarity> KEY or MISS KEY, then one REJECTED line per refused candidate.
+void print_semantic_status(const protocol::Json& reply);
+// The --json form of a semantic_get reply whose value is `value`.
+protocol::Json semantic_reply_json(const protocol::Json& reply, std::string_view value);
+// A warning in a reply (a failed embedder) on stderr, unless -q.
+void print_reply_warning(const Globals& globals, const protocol::Json& reply, std::string_view what);
 
 void add_set(CLI::App& app, Globals& globals);
 void add_get(CLI::App& app, Globals& globals);

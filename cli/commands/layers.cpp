@@ -37,6 +37,8 @@ struct Action
   std::string ttl;
   std::vector<std::string> tags;
   std::vector<std::string> deps;
+  bool semantic = false; // get: by meaning when no entry has the exact key
+  SemanticLookup lookup;
 };
 
 bool
@@ -46,7 +48,9 @@ set_reads_stdin(const Action& action)
 }
 
 // Builds the set fields (key, layer, tags, meta) of one entry from the
-// layer's own options; `value` lets a layer check or convert the value.
+// layer's own options, and `question` (text, context, model) when entries
+// of the layer can be matched by meaning; `value` lets a layer check or
+// convert the value.
 using Describe = std::function<Json()>;
 using Convert = std::function<std::string(std::string)>;
 using Render = std::function<void(std::string_view)>;
@@ -103,8 +107,16 @@ do_set(Globals& globals, const Action& action, const Describe& describe, const C
     fields["ttl_ms"] = *ttl;
   }
   const std::string key = fields["key"];
+  // An entry that answers a question is stored with its embedding, so that
+  // it answers the same question in other words too.
+  const bool semantic = fields.contains("question");
+  if (semantic) {
+    fields.update(fields["question"]);
+    fields.erase("question");
+  }
   auto client = Client::connect(globals);
-  const auto reply = client.call("set", std::move(fields), value);
+  const auto reply = client.call(semantic ? "semantic_set" : "set", std::move(fields), value);
+  print_reply_warning(globals, reply.header, "stored for exact matches only");
   if (globals.json) {
     output::print_json({{"key", key},
                         {"stored", true},
@@ -118,10 +130,31 @@ do_set(Globals& globals, const Action& action, const Describe& describe, const C
 }
 
 int
-do_get(Globals& globals, const Describe& describe, const Render& render, bool status)
+do_get(Globals& globals, const Action& action, const Describe& describe, const Render& render, bool status)
 {
   const Json fields = described(describe);
   const std::string key = fields["key"];
+  if (action.semantic) {
+    if (!fields.contains("question")) {
+      throw CliError(k_exit_usage, "--semantic needs a request whose last message is text from the user");
+    }
+    Json ask{{"key", key}, {"layer", fields["layer"]}};
+    ask.update(fields["question"]);
+    put_semantic_lookup(ask, action.lookup);
+    auto client = Client::connect(globals);
+    const auto reply = client.call("semantic_get", std::move(ask));
+    print_reply_warning(globals, reply.header, "exact match only");
+    if (status) {
+      print_semantic_status(reply.header);
+    }
+    const bool found = reply.header.value("found", false);
+    if (globals.json) {
+      output::print_json(semantic_reply_json(reply.header, reply.value));
+    } else if (found) {
+      render(reply.value);
+    }
+    return found ? k_exit_ok : k_exit_miss;
+  }
   auto client = Client::connect(globals);
   const auto reply = client.call("get", {{"key", key}, {"layer", fields["layer"]}});
   const bool found = reply.header.value("found", false);
@@ -191,10 +224,10 @@ add_actions(CLI::App& layer, Globals& globals, const std::function<void(CLI::App
   auto* get = layer.add_subcommand("get", fmt::format("Print {}; exit 1 on a miss", what));
   options(*get);
   get->add_flag("--status", *status, "Print HIT or MISS and the key on stderr (also OMNICACHE_STATUS=1)");
-  get->callback([&globals, status, describe, render] {
+  get->callback([&globals, action, status, describe, render] {
     const char* env = std::getenv("OMNICACHE_STATUS");
     const bool show = *status || (env != nullptr && std::string_view(env) == "1");
-    globals.exit_code = do_get(globals, describe, render, show);
+    globals.exit_code = do_get(globals, *action, describe, render, show);
   });
 
   auto* key = layer.add_subcommand("key", "Print the entry's canonical key (no daemon needed)");
@@ -301,7 +334,11 @@ add_response_layer(CLI::App& app, Globals& globals)
                 "Examples:\n"
                 "  omnicache response set --model gpt-4o --prompt 'What is 2+2?' --param "
                 "temperature=0 4\n"
-                "  omnicache response get --model gpt-4o --messages messages.json");
+                "  omnicache response get --model gpt-4o --messages messages.json\n"
+                "  omnicache response get --model gpt-4o --prompt 'What is two plus two?' --semantic --status\n"
+                "An entry whose last message is the user's text is stored with that text's embedding, so\n"
+                "get --semantic finds it for the same question in other words, among entries with the same\n"
+                "model, earlier messages and parameters.");
   auto describe = [options, action] {
     if (options->prompt.empty() && options->messages_file.empty()) {
       throw CliError(k_exit_usage, "give the request as --prompt TEXT or --messages FILE");
@@ -312,9 +349,14 @@ add_response_layer(CLI::App& app, Globals& globals)
                      "input cannot share it; give one a file");
     }
     const Json messages = messages_of(*options);
-    return Json{{"key", protocol::response_key(options->model, messages, params_of(options->params))},
+    const Json params = params_of(options->params);
+    Json fields{{"key", protocol::response_key(options->model, messages, params)},
                 {"layer", "response"},
                 {"tags", Json::array({llm::model_tag(options->model)})}};
+    if (const auto question = protocol::response_question(messages, params)) {
+      fields["question"] = {{"text", question->text}, {"context", question->context}, {"model", options->model}};
+    }
+    return fields;
   };
   auto enrich = [options](Json& fields, std::string_view value) {
     llm::Usage usage = llm::usage_of_answer(value);
@@ -329,6 +371,13 @@ add_response_layer(CLI::App& app, Globals& globals)
   add_actions(
     *layer, globals, [options](CLI::App& command) { add_response_options(command, *options); }, describe, unchanged,
     print_raw, "The answer; - or nothing reads standard input", "an LLM answer", enrich, action);
+  auto* get = layer->get_subcommand("get");
+  auto* semantic = get->add_flag("--semantic", action->semantic,
+                                 "When no entry has the exact key, accept the answer to the same last question in "
+                                 "other words (same model, earlier turns and parameters; see semantic)");
+  add_semantic_lookup_options(*get, action->lookup);
+  get->get_option("--threshold")->needs(semantic);
+  get->get_option("--no-guard")->needs(semantic);
   auto* set = layer->get_subcommand("set");
   set->add_option("--prompt-tokens", options->prompt_tokens, "Tokens the request cost (input)");
   set->add_option("--completion-tokens", options->completion_tokens, "Tokens the answer cost (output)");

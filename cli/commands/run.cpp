@@ -38,6 +38,8 @@ struct RunOptions
   std::vector<std::string> env_names;
   std::vector<std::string> key_extra;
   std::string max_output;
+  std::string semantic_text;
+  std::optional<double> threshold;
   bool refresh = false;
   bool no_store = false;
   bool cache_failures = false;
@@ -74,7 +76,42 @@ struct Lookup
   bool found = false;
   bool waited = false;
   std::uint64_t value_size = 0;
+  std::string matched_key;  // a semantic hit: the entry that answered
+  double similarity = 0;
 };
+
+// With --semantic-text: what identifies the question, so that a run asking
+// it in other words can be answered from this one's output.
+Json
+question_fields(const RunOptions& options, const std::string& key, const std::string& context)
+{
+  return {{"layer", "run"}, {"key", key}, {"text", options.semantic_text}, {"context", context}};
+}
+
+// After an exact miss: an earlier run of the same command whose question
+// means the same. Still holding the lease, so identical runs keep waiting.
+Lookup
+look_up_semantic(const Globals& globals, Channel& channel, const RunOptions& options, const std::string& key,
+                 const std::string& context)
+{
+  Json fields = question_fields(options, key, context);
+  if (options.threshold) {
+    fields["threshold"] = *options.threshold;
+  }
+  try {
+    const auto reply = channel.call("semantic_get", std::move(fields));
+    if (const auto warning = reply.header.value("warning", ""); !warning.empty()) {
+      warn(globals, fmt::format("exact match only: {}", warning));
+    }
+    if (!reply.header.value("found", false)) {
+      return {};
+    }
+    return {true, false, reply.value_size, reply.header.value("key", ""), reply.header.value("similarity", 0.0)};
+  } catch (const CliError& e) {
+    warn(globals, fmt::format("no semantic lookup: {}", e.what()));
+    return {};
+  }
+}
 
 // Waits as long as another run of the same command holds the lease, asking
 // again before the client's reply timeout each time. Without `found`, this
@@ -84,7 +121,7 @@ look_up(Channel& channel, const std::string& key, const RunOptions& options, std
 {
   if (options.no_store) {
     const auto reply = channel.call("get", {{"key", key}, {"layer", "run"}});
-    return {reply.header.value("found", false), false, reply.value_size};
+    return {reply.header.value("found", false), false, reply.value_size, {}, 0};
   }
   const std::int64_t wait_ms = timeout_ms > 0 ? std::max<std::int64_t>(timeout_ms * 3 / 4, 1)
                                                : k_wait_when_no_timeout_ms;
@@ -92,7 +129,7 @@ look_up(Channel& channel, const std::string& key, const RunOptions& options, std
     const auto reply = channel.call(
       "get_or_lease", {{"key", key}, {"layer", "run"}, {"lease_ms", k_lease_ms}, {"wait_ms", wait_ms}});
     if (reply.header.value("found", false)) {
-      return {true, reply.header.value("waited", false), reply.value_size};
+      return {true, reply.header.value("waited", false), reply.value_size, {}, 0};
     }
     if (reply.header.value("lease", false)) {
       return {};
@@ -146,12 +183,13 @@ not_storable(const ChildResult& result, const RunOptions& options, std::uint64_t
 }
 
 void
-store(Globals& globals, Channel& channel, const RunOptions& options, const std::string& key, Json deps,
-      const ChildResult& result, const Fd& out, const Fd& err)
+store(Globals& globals, Channel& channel, const RunOptions& options, const std::string& key,
+      const std::string& context, Json deps, const ChildResult& result, const Fd& out, const Fd& err)
 {
   Json meta{{"command", options.argv[0]}, {"exit_status", result.status}, {"stderr_bytes", result.stderr_bytes}};
-  Json fields{
-    {"key", key}, {"layer", "run"}, {"tags", options.tags}, {"deps", std::move(deps)}, {"meta", std::move(meta)}};
+  Json fields = options.semantic_text.empty() ? Json{{"key", key}, {"layer", "run"}}
+                                              : question_fields(options, key, context);
+  fields.update({{"tags", options.tags}, {"deps", std::move(deps)}, {"meta", std::move(meta)}});
   if (const auto ttl = ttl_ms(options.ttl)) {
     fields["ttl_ms"] = *ttl;
   }
@@ -162,8 +200,11 @@ store(Globals& globals, Channel& channel, const RunOptions& options, const std::
   }
   spools.push_back(out.get());
   try {
-    channel.send("set", std::move(fields), prefix, spools);
-    channel.receive();
+    channel.send(options.semantic_text.empty() ? "set" : "semantic_set", std::move(fields), prefix, spools);
+    const auto reply = channel.receive();
+    if (const auto warning = reply.header.value("warning", ""); !warning.empty()) {
+      warn(globals, fmt::format("stored for exact matches only: {}", warning));
+    }
   } catch (const CliError& e) {
     warn(globals, fmt::format("not cached: {}", e.what()));
     return;
@@ -177,7 +218,7 @@ store(Globals& globals, Channel& channel, const RunOptions& options, const std::
 // the lease (unless --refresh).
 int
 execute(Globals& globals, std::optional<Channel>& channel, const RunOptions& options, const std::string& key,
-        int stdin_fd, const std::vector<HashedFile>& files)
+        const std::string& context, int stdin_fd, const std::vector<HashedFile>& files)
 {
   Fd out = open_spool();
   Fd err = options.cache_stderr ? open_spool() : Fd();
@@ -198,7 +239,7 @@ execute(Globals& globals, std::optional<Channel>& channel, const RunOptions& opt
     }
     return result.status;
   }
-  store(globals, *channel, options, key, deps_field(options, files), result, out, err);
+  store(globals, *channel, options, key, context, deps_field(options, files), result, out, err);
   return result.status;
 }
 
@@ -216,19 +257,31 @@ run_run(Globals& globals, const RunOptions& options)
     run_uncached(globals, options, fmt::format("cannot spool standard input: {}", std::strerror(errno)), STDIN_FILENO);
   }
   std::string key;
+  std::string context;
   std::optional<Channel> channel;
   Lookup found;
   try {
-    key = run_key({options.argv, options.env_names, options.key_extra}, *input, files);
+    const KeyParts parts{options.argv, options.env_names, options.key_extra};
+    key = run_key(parts, *input, files);
+    if (!options.semantic_text.empty()) {
+      context = run_context(parts, *input, files, options.semantic_text);
+    }
     channel = Channel::open(globals);
     if (!options.refresh) {
       found = look_up(*channel, key, options, settings.timeout_ms);
+      if (!found.found && !options.semantic_text.empty()) {
+        found = look_up_semantic(globals, *channel, options, key, context);
+      }
     }
   } catch (const std::exception& e) { // CliError from the daemon, protocol::Error from the key
     run_uncached(globals, options, e.what(), input->fd());
   }
   if (show_status) {
-    fmt::print(stderr, "{} {}\n", !found.found ? "MISS" : found.waited ? "WAITED" : "HIT", key);
+    if (!found.matched_key.empty()) {
+      fmt::print(stderr, "SEMANTIC {:.4f} {}\n", found.similarity, found.matched_key);
+    } else {
+      fmt::print(stderr, "{} {}\n", !found.found ? "MISS" : found.waited ? "WAITED" : "HIT", key);
+    }
   }
   if (found.found) {
     return replay(*channel, found.value_size);
@@ -237,7 +290,7 @@ run_run(Globals& globals, const RunOptions& options)
     channel.reset();
     exec_command(options.argv, input->fd());
   }
-  return execute(globals, channel, options, key, input->fd(), files);
+  return execute(globals, channel, options, key, context, input->fd(), files);
 }
 
 CLI::Validator
@@ -266,12 +319,18 @@ that also keeps a failing status or standard error: that value is framed ("\0OCR
 a 4-byte big-endian header length, a JSON header {exit_status, stderr_bytes}, stderr,
 stdout). A hit replays whatever the entry holds.
 
+With --semantic-text TEXT, a miss also looks for an earlier run of the same command (the
+same key with every occurrence of TEXT in the arguments and --key-extra taken out, and
+standard input that is TEXT not counted) whose question means the same as TEXT, as
+`omnicache semantic get` matches; --status then prints SEMANTIC <similarity> <key>.
+
 When no daemon can be reached, the command runs anyway, uncached, with a warning.
 OMNICACHE_DISABLE=1 runs it without touching the cache; OMNICACHE_STATUS=1 is --status.
 
 Examples:
   omnicache run --ttl 7d --tag project:docs -- llm -m gpt-4o "Summarise this" < notes.txt
-  summary=$(omnicache run --file contract.pdf -- ./summarise.sh contract.pdf))";
+  summary=$(omnicache run --file contract.pdf -- ./summarise.sh contract.pdf)
+  omnicache run --semantic-text "$QUESTION" -- ./ask.sh "$QUESTION")";
 
 } // namespace
 
@@ -302,6 +361,13 @@ add_run(CLI::App& app, Globals& globals)
   command->add_option("--max-output", options->max_output, "Store no output larger than this (it still streams)")
     ->type_name("SIZE")
     ->check(size_validator());
+  command
+    ->add_option("--semantic-text", options->semantic_text,
+                 "The question the command answers: on a miss, replay an earlier run of the same command whose "
+                 "question means the same (see semantic)")
+    ->type_name("TEXT");
+  command->add_option("--threshold", options->threshold, "With --semantic-text: least similarity for a hit, 0 to 1")
+    ->check(CLI::Range(0.0, 1.0));
   auto* refresh = command->add_flag("--refresh", options->refresh,
                                     "Run the command and overwrite the entry, without looking up");
   command->add_flag("--no-store", options->no_store, "Look up, but on a miss run the command without storing")

@@ -29,8 +29,7 @@ struct SemanticOptions
   std::string ttl;
   std::vector<std::string> tags;
   std::vector<std::string> deps;
-  std::optional<double> threshold;
-  bool no_guard = false;
+  SemanticLookup lookup;
   bool status = false;
 };
 
@@ -118,12 +117,14 @@ run_set(Globals& globals, const SemanticOptions& options)
   }
   auto client = Client::connect(globals);
   const auto reply = client.call("semantic_set", std::move(fields), value);
+  print_reply_warning(globals, reply.header, "stored for exact matches only");
   const std::string key = reply.header.value("key", "");
   if (globals.json) {
     output::print_json({{"key", key},
                         {"stored", true},
                         {"replaced", reply.header.value("replaced", false)},
                         {"embedder", reply.header.value("embedder", "")},
+                        {"indexed", reply.header.value("indexed", false)},
                         {"ttl_ms", reply.header.value("ttl_ms", Json(nullptr))}});
   } else if (globals.verbose) {
     fmt::print(stderr, "stored {} ({} bytes)\n", key, value.size());
@@ -135,48 +136,118 @@ int
 run_get(Globals& globals, const SemanticOptions& options)
 {
   Json fields = question_fields(options);
-  if (options.threshold) {
-    fields["threshold"] = *options.threshold;
-  }
-  if (options.no_guard) {
-    fields["guard"] = false;
-  }
+  put_semantic_lookup(fields, options.lookup);
   auto client = Client::connect(globals);
   const auto reply = client.call("semantic_get", std::move(fields));
+  print_reply_warning(globals, reply.header, "exact match only");
   const bool found = reply.header.value("found", false);
-  const std::string key = reply.header.value("key", "");
   const char* env = std::getenv("OMNICACHE_STATUS");
   if (options.status || (env != nullptr && std::string_view(env) == "1")) {
-    if (!found) {
-      fmt::print(stderr, "MISS {}\n", key);
-    } else if (reply.header.value("match", "") == "exact") {
-      fmt::print(stderr, "HIT {}\n", key);
-    } else {
-      fmt::print(stderr, "SEMANTIC {:.4f} {}\n", reply.header.value("similarity", 0.0), key);
-    }
-    for (const auto& rejected : reply.header.value("rejected", Json::array())) {
-      fmt::print(stderr, "REJECTED {:.4f} {} ({})\n", rejected.value("similarity", 0.0), rejected.value("key", ""),
-                 rejected.value("reason", ""));
-    }
+    print_semantic_status(reply.header);
   }
   if (globals.json) {
-    Json out{{"found", found}, {"key", key}};
-    if (found) {
-      out["match"] = reply.header.value("match", "");
-      out["similarity"] = reply.header.value("similarity", 0.0);
-      output::put_value(out, reply.value);
-    }
-    if (reply.header.contains("rejected")) {
-      out["rejected"] = reply.header["rejected"];
-    }
-    output::print_json(out);
+    output::print_json(semantic_reply_json(reply.header, reply.value));
   } else if (found) {
     output::print_bytes(reply.value);
   }
   return found ? k_exit_ok : k_exit_miss;
 }
 
+struct RejectOptions
+{
+  std::string key;
+  std::string query;
+  std::string vector_file;
+};
+
+int
+run_reject(Globals& globals, const RejectOptions& options)
+{
+  Json fields{{"key", options.key}, {"text", options.query}};
+  if (!options.vector_file.empty()) {
+    fields["vector"] = vector_of(options.vector_file);
+  }
+  auto client = Client::connect(globals);
+  const auto reply = client.call("semantic_reject", std::move(fields));
+  const bool recorded = reply.header.value("recorded", false);
+  if (globals.json) {
+    output::print_json({{"key", options.key}, {"recorded", recorded}});
+  } else if (!recorded && !globals.quiet) {
+    // The entry is gone (or never had a question): it can answer nothing
+    // wrongly any more, but the caller should know nothing was recorded.
+    fmt::print(stderr, "omnicache: no live entry with a question has the key {}; nothing recorded\n", options.key);
+  } else if (globals.verbose) {
+    fmt::print(stderr, "recorded: {} does not answer that query\n", options.key);
+  }
+  return recorded ? k_exit_ok : k_exit_miss;
+}
+
 } // namespace
+
+void
+add_semantic_lookup_options(CLI::App& command, SemanticLookup& lookup, bool guard)
+{
+  command.add_option("--threshold", lookup.threshold, "Least similarity for a hit, 0 to 1 (inclusive)")
+    ->check(CLI::Range(0.0, 1.0));
+  if (guard) {
+    command.add_flag("--no-guard", lookup.no_guard, "Accept look-alike questions the guard would refuse");
+  }
+}
+
+void
+put_semantic_lookup(Json& fields, const SemanticLookup& lookup)
+{
+  if (lookup.threshold) {
+    fields["threshold"] = *lookup.threshold;
+  }
+  if (lookup.no_guard) {
+    fields["guard"] = false;
+  }
+}
+
+void
+print_semantic_status(const Json& reply)
+{
+  const std::string key = reply.value("key", "");
+  if (!reply.value("found", false)) {
+    fmt::print(stderr, "MISS {}\n", key);
+  } else if (reply.value("match", "") == "semantic") {
+    fmt::print(stderr, "SEMANTIC {:.4f} {}\n", reply.value("similarity", 0.0), key);
+  } else {
+    fmt::print(stderr, "HIT {}\n", key);
+  }
+  for (const auto& rejected : reply.value("rejected", Json::array())) {
+    fmt::print(stderr, "REJECTED {:.4f} {} ({})\n", rejected.value("similarity", 0.0), rejected.value("key", ""),
+               rejected.value("reason", ""));
+  }
+}
+
+Json
+semantic_reply_json(const Json& reply, std::string_view value)
+{
+  const bool found = reply.value("found", false);
+  Json out{{"found", found}, {"key", reply.value("key", "")}};
+  if (found) {
+    out["match"] = reply.value("match", "");
+    out["similarity"] = reply.value("similarity", 0.0);
+    out["expires_ms"] = reply.value("expires_ms", Json(nullptr));
+    output::put_value(out, value);
+  }
+  for (const char* field : {"rejected", "warning"}) {
+    if (reply.contains(field)) {
+      out[field] = reply[field];
+    }
+  }
+  return out;
+}
+
+void
+print_reply_warning(const Globals& globals, const Json& reply, std::string_view what)
+{
+  if (const auto warning = reply.value("warning", ""); !warning.empty() && !globals.quiet) {
+    fmt::print(stderr, "omnicache: {}: {}\n", what, warning);
+  }
+}
 
 void
 add_semantic(CLI::App& app, Globals& globals)
@@ -203,12 +274,24 @@ add_semantic(CLI::App& app, Globals& globals)
   auto get_options = std::make_shared<SemanticOptions>();
   auto* get = layer->add_subcommand("get", "Print the answer to this question or one meaning the same; exit 1 on a miss");
   add_question_options(*get, *get_options);
-  get->add_option("--threshold", get_options->threshold, "Least similarity for a hit, 0 to 1 (inclusive)")
-    ->check(CLI::Range(0.0, 1.0));
-  get->add_flag("--no-guard", get_options->no_guard, "Accept look-alike questions the guard would refuse");
+  add_semantic_lookup_options(*get, get_options->lookup);
   get->add_flag("--status", get_options->status,
                 "Print HIT, SEMANTIC <similarity> or MISS and the key on stderr (also OMNICACHE_STATUS=1)");
   get->callback([&globals, get_options] { globals.exit_code = run_get(globals, *get_options); });
+
+  auto reject_options = std::make_shared<RejectOptions>();
+  auto* reject = layer->add_subcommand(
+    "reject", "Record that the entry KEY wrongly answered QUERY: it no longer answers it or questions close to it");
+  reject->add_option("key", reject_options->key, "The key of the wrong answer (from get --status or --json)")
+    ->required();
+  reject->add_option("--query", reject_options->query, "The question it should not have answered")->required();
+  reject->add_option("--vector-file", reject_options->vector_file,
+                     "The query's embedding (JSON array or raw float32), for entries stored with --vector-file")
+    ->type_name("FILE");
+  reject->footer("Works for entries of semantic, response --semantic and run --semantic-text alike. A later\n"
+                 "lookup skips that entry for every query at least as similar to QUERY as the threshold in\n"
+                 "use; stats counts the reports. Exit 1 when no live entry with a question has KEY.");
+  reject->callback([&globals, reject_options] { globals.exit_code = run_reject(globals, *reject_options); });
 }
 
 } // namespace omnicache::cli

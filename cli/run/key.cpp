@@ -114,4 +114,37 @@ run_key(const KeyParts& parts, const Stdin& input, const std::vector<HashedFile>
   return protocol::layer_key("run", protocol::canonical_json(canonical));
 }
 
+namespace {
+
+std::string
+without(std::string text, std::string_view question)
+{
+  for (auto at = text.find(question); at != std::string::npos; at = text.find(question, at + 2)) {
+    text.replace(at, question.size(), "{}");
+  }
+  return text;
+}
+
+} // namespace
+
+std::string
+run_context(KeyParts parts, const Stdin& input, const std::vector<HashedFile>& files, std::string_view question)
+{
+  if (question.empty()) {
+    return run_key(parts, input, files);
+  }
+  for (auto& arg : parts.argv) {
+    arg = without(std::move(arg), question);
+  }
+  for (auto& extra : parts.key_extra) {
+    extra = without(std::move(extra), question);
+  }
+  Stdin masked;
+  if (input.sha256 && *input.sha256 != protocol::sha256_hex(question)
+      && *input.sha256 != protocol::sha256_hex(std::string(question) + "\n")) {
+    masked.sha256 = input.sha256;
+  }
+  return run_key(parts, masked, files);
+}
+
 } // namespace omnicache::cli::run

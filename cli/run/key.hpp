@@ -47,4 +47,12 @@ struct KeyParts
 // Throws protocol::Error when any of them is not valid UTF-8.
 std::string run_key(const KeyParts& parts, const Stdin& input, const std::vector<HashedFile>& files);
 
+// What two runs must share for one's output to answer the other's question
+// by meaning (run --semantic-text): the run's key with the question taken
+// out. Every occurrence of `question` in the arguments and --key-extra
+// strings becomes "{}", and standard input that is the question (with or
+// without one final newline) counts as no input.
+std::string run_context(KeyParts parts, const Stdin& input, const std::vector<HashedFile>& files,
+                        std::string_view question);
+
 } // namespace omnicache::cli::run

@@ -1,11 +1,11 @@
 #pragma once
 
+#include "daemon/embedder.hpp"
 #include "daemon/leases.hpp"
 #include "daemon/metrics.hpp"
 #include "protocol/config.hpp"
 #include "protocol/message.hpp"
 #include "store/semantic/index.hpp"
-#include "store/semantic/lexical.hpp"
 #include "store/store.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -40,7 +40,7 @@ struct Shared
   Metrics& metrics;
   LeaseTable& leases;
   store::semantic::Index& index;
-  const store::semantic::LexicalEmbedder& embedder;
+  Embedder& embedder;
   const ServerInfo& info;
   std::function<void()> request_shutdown;
 };
@@ -114,6 +114,37 @@ protocol::Reply ok_reply(const protocol::Request& request, protocol::Json fields
 void submit_write(Context& context, const protocol::Request& request,
                   std::function<protocol::Json(store::Writer&)> apply, Completion done);
 
+// What a handler that finishes later keeps of its Context: the session's
+// Context lives only for the first call, these live as long as the work.
+struct HeldContext
+{
+  explicit HeldContext(const Context& context)
+    : shared(context.shared),
+      reader(context.reader),
+      settings(std::make_shared<protocol::Settings>(context.settings)),
+      connection(context.connection)
+  {
+  }
+  Context context() { return Context{shared, reader, *settings, connection}; }
+
+  Shared& shared;
+  store::Reader& reader;
+  std::shared_ptr<const protocol::Settings> settings;
+  std::shared_ptr<Connection> connection;
+};
+
+// A text's embedding with the configured embedder (embed.cpp). A remote
+// embedder's vectors are kept in the embedding layer, so a text is sent to
+// it once. `done` runs on the connection's thread; when the embedder
+// fails, `vector` is empty and `warning` says why (the failure is counted).
+struct Embedded
+{
+  std::vector<float> vector;
+  std::string embedder; // the embedder's version
+  std::string warning;
+};
+void embed_text(Context& context, std::string text, std::function<void(Embedded)> done);
+
 // The handlers, one file each.
 protocol::Reply handle_hello(Context&, const protocol::Request&);
 protocol::Reply handle_ping(Context&, const protocol::Request&);
@@ -127,7 +158,8 @@ protocol::Reply handle_release(Context&, const protocol::Request&);
 void handle_get_or_lease(Context&, const protocol::Request&, Completion);
 void handle_mset(Context&, const protocol::Request&, Completion);
 void handle_semantic_set(Context&, const protocol::Request&, Completion);
-protocol::Reply handle_semantic_get(Context&, const protocol::Request&);
+void handle_semantic_get(Context&, const protocol::Request&, Completion);
+void handle_semantic_reject(Context&, const protocol::Request&, Completion);
 void handle_set(Context&, const protocol::Request&, Completion);
 void handle_del(Context&, const protocol::Request&, Completion);
 void handle_invalidate(Context&, const protocol::Request&, Completion);

@@ -1,8 +1,10 @@
-// semantic_set and semantic_get: answers found by meaning. An entry keeps the
-// text it answers and that text's embedding; a lookup tries the exact key
-// first, then the nearest neighbours in the same tenant and scope, each
-// checked against the database (alive, same scope and context), against the
-// threshold, and against the guard that refuses look-alike questions.
+// semantic_set, semantic_get and semantic_reject: answers found by meaning.
+// An entry keeps the text it answers and that text's embedding; a lookup
+// tries the exact key first, then the nearest neighbours in the same tenant
+// and scope (layer, model, embedder), each checked against the database
+// (alive, same scope and context), against the threshold, against the
+// guard that refuses look-alike questions, and against the wrong hits users
+// reported.
 #include "daemon/handlers/handler.hpp"
 #include "protocol/canonical.hpp"
 #include "store/semantic/guard.hpp"
@@ -10,6 +12,7 @@
 #include <fmt/core.h>
 
 #include <cmath>
+#include <optional>
 
 namespace omnicache::daemon {
 
@@ -36,15 +39,35 @@ reaches(double similarity, double threshold)
   return std::llround(similarity * k_resolution) >= std::llround(threshold * k_resolution);
 }
 
+double
+dot(std::span<const float> a, std::span<const float> b)
+{
+  double sum = 0;
+  for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    sum += static_cast<double>(a[i]) * b[i];
+  }
+  return sum;
+}
+
+// The layers whose entries can be matched by meaning: the semantic layer's
+// own, and the exact-key layers whose clients send the question along.
+bool
+is_semantic_layer(std::string_view layer)
+{
+  return layer == "semantic" || layer == "response" || layer == "run";
+}
+
 struct Question
 {
+  std::string layer;
   std::string model;
   std::string text;
   std::string context;
-  std::string embedder;
+  std::string key; // the exact key
   std::vector<float> vector;
-  std::string scope;
-  std::string key;
+  std::string embedder;
+
+  std::string scope() const { return protocol::canonical_json(Json::array({layer, model, embedder})); }
 };
 
 std::vector<float>
@@ -74,26 +97,31 @@ client_vector(const Json& field)
   return vector;
 }
 
+// The question of a request, with the client's vector if it sent one.
 Question
-question_of(Context& context, const Json& header)
+question_of(const Context& context, const Json& header)
 {
   Question q;
-  q.model = protocol::required_string(header, "model");
+  q.layer = protocol::optional_string(header, "layer").value_or("semantic");
+  if (!is_semantic_layer(q.layer)) {
+    throw Error(ErrorCode::bad_request,
+                fmt::format("field 'layer' must be semantic, response or run, got '{}'", q.layer));
+  }
+  q.model = protocol::optional_string(header, "model").value_or("");
   q.text = protocol::required_string(header, "text");
   q.context = protocol::optional_string(header, "context").value_or("");
-  if (q.model.empty() || q.text.empty()) {
+  if (q.text.empty() || (q.model.empty() && q.layer != "run")) {
     throw Error(ErrorCode::bad_request, "fields 'model' and 'text' must not be empty");
+  }
+  if (q.layer == "semantic") {
+    q.key = protocol::semantic_key(q.model, q.text, q.context);
+  } else {
+    q.key = key_of(header, context.settings); // the client's exact key
   }
   if (const auto vector = header.find("vector"); vector != header.end() && !vector->is_null()) {
     q.vector = client_vector(*vector);
     q.embedder = fmt::format("client/d{}", q.vector.size());
-  } else {
-    const auto& embedder = context.shared.embedder;
-    q.vector = embedder.embed(q.text);
-    q.embedder = embedder.version();
   }
-  q.scope = protocol::canonical_json(Json::array({"semantic", q.model, q.embedder}));
-  q.key = protocol::semantic_key(q.model, q.text, q.context);
   return q;
 }
 
@@ -110,6 +138,46 @@ threshold_of(const Json& header, const protocol::Settings& settings)
   return it->get<double>();
 }
 
+// Gives the question its vector (unless the client sent one), then calls
+// `next(question, warning)` on the connection's thread. An exception from
+// `next` becomes the request's error reply.
+void
+with_vector(Context& context, Question question, std::uint64_t request_id, Completion done,
+            std::function<std::optional<protocol::Reply>(Question, std::string)> next)
+{
+  const auto run = [request_id](const Completion& reply_to,
+                                const std::function<std::optional<protocol::Reply>()>& step) {
+    try {
+      if (auto reply = step()) {
+        reply_to(std::move(*reply));
+      }
+    } catch (const Error& e) {
+      reply_to(protocol::make_error(request_id, e.code(), e.what()));
+    } catch (const std::exception& e) {
+      reply_to(protocol::make_error(request_id, ErrorCode::internal, e.what()));
+    }
+  };
+  if (!question.vector.empty()) {
+    run(done, [&] { return next(std::move(question), ""); });
+    return;
+  }
+  std::string text = question.text;
+  embed_text(context, std::move(text),
+             [run, done = std::move(done), next = std::move(next), q = std::move(question)](Embedded e) mutable {
+               q.vector = std::move(e.vector);
+               q.embedder = std::move(e.embedder);
+               run(done, [&] { return next(std::move(q), std::move(e.warning)); });
+             });
+}
+
+protocol::Request
+request_with_id(std::uint64_t id)
+{
+  protocol::Request request;
+  request.id = id;
+  return request;
+}
+
 } // namespace
 
 void
@@ -119,92 +187,173 @@ handle_semantic_set(Context& context, const protocol::Request& request, Completi
   auto question = question_of(context, request.header);
   Json fields = request.header;
   fields["key"] = question.key;
-  fields["layer"] = "semantic";
+  fields["layer"] = question.layer;
   store::EntryWrite entry = entry_of(fields, context.settings, tenant);
   entry.value.assign(request.value);
-  entry.vector = store::VectorWrite{question.scope, question.context, question.text, question.vector};
-  const std::int64_t ttl_ms = entry.ttl_ms;
-  auto id = std::make_shared<std::int64_t>(0);
-  submit_write(
-    context, request,
-    [entry = std::move(entry), id](store::Writer& writer) {
-      const bool replaced = writer.set(entry, store::now_ms());
-      *id = writer.last_id();
-      return Json{{"replaced", replaced}};
-    },
-    [done = std::move(done), ttl_ms, id, &index = context.shared.index, tenant, q = std::move(question)](
-      protocol::Reply reply) {
-      if (reply.ok) {
-        index.add(tenant, q.scope, *id, q.vector);
-        reply.header["ttl_ms"] = ttl_ms == 0 ? Json(nullptr) : Json(ttl_ms);
-        reply.header["key"] = q.key;
-        reply.header["embedder"] = q.embedder;
+  auto held = std::make_shared<HeldContext>(context);
+  const std::uint64_t id = request.id;
+  with_vector(
+    context, std::move(question), id, done,
+    [held, id, done, tenant, entry = std::move(entry)](Question q, std::string warning) mutable {
+      if (!q.vector.empty()) {
+        entry.vector = store::VectorWrite{q.scope(), q.context, q.text, q.vector};
       }
-      done(std::move(reply));
+      const std::int64_t ttl_ms = entry.ttl_ms;
+      auto& index = held->shared.index;
+      auto later = held->context();
+      submit_write(
+        later, request_with_id(id),
+        [entry = std::move(entry), &index](store::Writer& writer) {
+          const bool replaced = writer.set(entry, store::now_ms());
+          if (entry.vector) {
+            // Added before the commit, so the index always holds every
+            // committed vector (a label whose entry is rolled back or gone
+            // only misses: candidates are checked against the database).
+            index.add(entry.tenant, entry.vector->scope, writer.last_id(), entry.vector->vector);
+          }
+          return Json{{"replaced", replaced}};
+        },
+        [done, ttl_ms, q = std::move(q), warning = std::move(warning), &leases = held->shared.leases, tenant,
+         connection = held->connection->id](protocol::Reply reply) {
+          // Committed (or failed): clients waiting for this key may go on.
+          leases.on_set(tenant, q.key, connection);
+          if (reply.ok) {
+            reply.header["ttl_ms"] = ttl_ms == 0 ? Json(nullptr) : Json(ttl_ms);
+            reply.header["key"] = q.key;
+            reply.header["embedder"] = q.embedder;
+            reply.header["indexed"] = !q.vector.empty();
+            if (!warning.empty()) {
+              reply.header["warning"] = warning;
+            }
+          }
+          done(std::move(reply));
+        });
+      return std::nullopt;
     });
 }
 
-protocol::Reply
-handle_semantic_get(Context& context, const protocol::Request& request)
+void
+handle_semantic_get(Context& context, const protocol::Request& request, Completion done)
 {
   const std::string tenant = tenant_of(request);
-  const auto question = question_of(context, request.header);
+  auto question = question_of(context, request.header);
   const double threshold = threshold_of(request.header, context.settings);
-  const bool guard =
-    protocol::optional_bool(request.header, "guard", context.settings.semantic_guard == "on");
-  const std::int64_t now = store::now_ms();
+  const bool guard = protocol::optional_bool(request.header, "guard", context.settings.semantic_guard == "on");
 
   // The exact question first: no embedding comparison can beat it.
-  if (context.reader.exists(tenant, question.key, now)) {
-    if (auto hit = context.reader.get(tenant, question.key, "semantic", now)) {
+  const std::int64_t first_look = store::now_ms();
+  if (context.reader.exists(tenant, question.key, first_look)) {
+    if (auto hit = context.reader.get(tenant, question.key, question.layer, first_look)) {
       auto reply = hit_reply(context, request, tenant, std::move(*hit));
       reply.header.update({{"match", "exact"}, {"similarity", 1.0}, {"key", question.key}});
-      return reply;
+      done(std::move(reply));
+      return;
     }
   }
 
-  auto& index = context.shared.index;
-  Json rejected = Json::array();
-  for (const auto& candidate : index.search(tenant, question.scope, question.vector, k_candidates)) {
-    auto row = context.reader.vector_of(candidate.id);
-    if (!row || row->tenant != tenant || row->scope != question.scope) {
-      index.remove(tenant, question.scope, candidate.id); // its entry is gone
-      continue;
-    }
-    if (row->context != question.context || (row->expires_ms != 0 && row->expires_ms <= now)) {
-      continue;
-    }
-    // The stored vector, not the index's copy, decides.
-    double similarity = 0;
-    for (std::size_t i = 0; i < row->vector.size() && i < question.vector.size(); ++i) {
-      similarity += static_cast<double>(row->vector[i]) * question.vector[i];
-    }
-    if (!reaches(similarity, threshold)) {
-      continue;
-    }
-    if (guard) {
-      const auto verdict = store::semantic::check_guard(question.text, row->text);
-      if (!verdict.accept) {
-        ++context.shared.metrics.guard_rejections;
-        rejected.push_back({{"key", row->key}, {"similarity", similarity}, {"reason", verdict.reason}});
-        continue;
+  auto held = std::make_shared<HeldContext>(context);
+  auto copy = std::make_shared<protocol::Request>();
+  copy->id = request.id;
+  copy->op = request.op;
+  with_vector(
+    context, std::move(question), request.id, done,
+    [held, copy, tenant, threshold, guard](Question q, std::string warning) -> std::optional<protocol::Reply> {
+      auto later = held->context();
+      auto& index = later.shared.index;
+      const std::int64_t now = store::now_ms();
+      Json rejected = Json::array();
+      const auto scope = q.scope();
+      const auto candidates =
+        q.vector.empty() ? std::vector<store::semantic::Neighbour>{} : index.search(tenant, scope, q.vector, k_candidates);
+      for (const auto& candidate : candidates) {
+        auto row = later.reader.vector_of(candidate.id);
+        if (!row || row->tenant != tenant || row->scope != scope) {
+          index.remove(tenant, scope, candidate.id); // its entry is gone
+          continue;
+        }
+        if (row->context != q.context || (row->expires_ms != 0 && row->expires_ms <= now)) {
+          continue;
+        }
+        // The stored vector, not the index's copy, decides.
+        const double similarity = dot(row->vector, q.vector);
+        if (!reaches(similarity, threshold)) {
+          continue;
+        }
+        if (guard) {
+          const auto verdict = store::semantic::check_guard(q.text, row->text);
+          if (!verdict.accept) {
+            ++later.shared.metrics.guard_rejections;
+            rejected.push_back({{"key", row->key}, {"similarity", similarity}, {"reason", verdict.reason}});
+            continue;
+          }
+        }
+        // A user said this entry wrongly answered a query this one matches.
+        bool reported = false;
+        for (const auto& wrong : later.reader.semantic_rejects(candidate.id)) {
+          reported = reported || (wrong.size() == q.vector.size() && reaches(dot(wrong, q.vector), threshold));
+        }
+        if (reported) {
+          ++later.shared.metrics.feedback_rejections;
+          rejected.push_back({{"key", row->key}, {"similarity", similarity}, {"reason", "reported wrong"}});
+          continue;
+        }
+        if (auto hit = later.reader.get(tenant, row->key, q.layer, now)) {
+          auto reply = hit_reply(later, *copy, tenant, std::move(*hit));
+          reply.header.update({{"match", "semantic"}, {"similarity", similarity}, {"key", row->key}});
+          if (!rejected.empty()) {
+            reply.header["rejected"] = std::move(rejected);
+          }
+          return reply;
+        }
       }
-    }
-    if (auto hit = context.reader.get(tenant, row->key, "semantic", now)) {
-      auto reply = hit_reply(context, request, tenant, std::move(*hit));
-      reply.header.update({{"match", "semantic"}, {"similarity", similarity}, {"key", row->key}});
+      later.shared.store.stats().count(tenant, q.layer, store::Counter::misses);
+      Json fields{{"found", false}, {"key", q.key}};
       if (!rejected.empty()) {
-        reply.header["rejected"] = std::move(rejected);
+        fields["rejected"] = std::move(rejected);
       }
-      return reply;
+      if (!warning.empty()) {
+        fields["warning"] = std::move(warning);
+      }
+      return ok_reply(*copy, std::move(fields));
+    });
+}
+
+void
+handle_semantic_reject(Context& context, const protocol::Request& request, Completion done)
+{
+  const std::string tenant = tenant_of(request);
+  Question query;
+  query.key = key_of(request.header, context.settings);
+  query.text = protocol::required_string(request.header, "text");
+  if (query.text.empty()) {
+    throw Error(ErrorCode::bad_request, "field 'text' must not be empty");
+  }
+  if (const auto vector = request.header.find("vector"); vector != request.header.end() && !vector->is_null()) {
+    query.vector = client_vector(*vector);
+  }
+  auto held = std::make_shared<HeldContext>(context);
+  const std::uint64_t id = request.id;
+  with_vector(context, std::move(query), id, done,
+              [held, id, done, tenant](Question q, std::string warning) -> std::optional<protocol::Reply> {
+    if (q.vector.empty()) {
+      throw Error(ErrorCode::unavailable, fmt::format("cannot embed the query: {}", warning));
     }
-  }
-  context.shared.store.stats().count(tenant, "semantic", store::Counter::misses);
-  Json fields{{"found", false}, {"key", question.key}};
-  if (!rejected.empty()) {
-    fields["rejected"] = std::move(rejected);
-  }
-  return ok_reply(request, std::move(fields));
+    auto later = held->context();
+    submit_write(
+      later, request_with_id(id),
+      [tenant, q](store::Writer& writer) {
+        // Like a get's miss, an unknown key is an answer, not an error.
+        const auto entry = writer.add_semantic_reject(tenant, q.key, q.text, q.vector, store::now_ms());
+        return Json{{"key", q.key}, {"recorded", entry.has_value()}};
+      },
+      [done, &metrics = held->shared.metrics](protocol::Reply reply) {
+        if (reply.ok && reply.header.value("recorded", false)) {
+          ++metrics.false_hits_reported;
+        }
+        done(std::move(reply));
+      });
+    return std::nullopt;
+  });
 }
 
 } // namespace omnicache::daemon

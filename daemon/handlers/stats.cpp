@@ -60,6 +60,10 @@ server_figures(const Context& context)
     {"leases", context.shared.leases.held()},
     {"semantic_vectors", context.shared.index.size()},
     {"semantic_guard_rejections", context.shared.metrics.guard_rejections.load()},
+    {"semantic_feedback_rejections", context.shared.metrics.feedback_rejections.load()},
+    {"semantic_false_hits_reported", context.shared.metrics.false_hits_reported.load()},
+    {"semantic_embedder", context.shared.embedder.version()},
+    {"semantic_embed_failures", context.shared.metrics.embed_failures.load()},
   };
 }
 

@@ -23,7 +23,8 @@ constexpr std::array k_ops{
   OpSpec{"release",    OpKind::read,    handle_release,  nullptr,           "give up a lease without setting the key"},
   OpSpec{"mset",       OpKind::write,   nullptr,         handle_mset,       "store many entries in one transaction"},
   OpSpec{"semantic_set", OpKind::write, nullptr,         handle_semantic_set, "store an answer with the embedding of its question"},
-  OpSpec{"semantic_get", OpKind::read,  handle_semantic_get, nullptr,       "an answer to this question or one meaning the same"},
+  OpSpec{"semantic_get", OpKind::read,  nullptr,         handle_semantic_get, "an answer to this question or one meaning the same"},
+  OpSpec{"semantic_reject", OpKind::write, nullptr,      handle_semantic_reject, "record that an entry wrongly answered a question"},
   OpSpec{"shutdown",   OpKind::control, handle_shutdown, nullptr,           "stop the daemon after the requests in flight"},
 };
 // clang-format on

@@ -85,6 +85,37 @@ TEST_SUITE("protocol.canonical")
     CHECK(response_key("m", prompt_messages("p"), Json()) == base);
   }
 
+  // PROTOCOL.md 10.3: the context of a response question.
+  TEST_CASE("a response question is its last user turn, in the context of the rest")
+  {
+    const auto single = response_question(prompt_messages("What is 2+2?"), Json::object());
+    REQUIRE(single);
+    CHECK(single->text == "What is 2+2?");
+    CHECK(single->context == "turns:4e78fd5bacc53a3fe0dc3b92339166aa"); // {"messages":[],"params":{}}
+    // Delivery params are left out, other params count.
+    CHECK(response_question(prompt_messages("x"), parse(R"({"stream":true})"))->context == single->context);
+    CHECK(response_question(prompt_messages("x"), parse(R"({"temperature":0})"))->context != single->context);
+
+    const auto turns = response_question(
+      parse(R"([{"role":"system","content":"Be brief."},{"role":"user","content":"Hi"}])"),
+      parse(R"({"temperature":0.0,"user":"alice"})"));
+    REQUIRE(turns);
+    CHECK(turns->text == "Hi");
+    // {"messages":[{"content":"Be brief.","role":"system"}],"params":{"temperature":0}}
+    CHECK(turns->context == "turns:467e158e365ff2069a985ab2f1c85d96");
+
+    const auto parts = response_question(
+      parse(R"([{"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}])"), Json());
+    REQUIRE(parts);
+    CHECK(parts->text == "a\nb");
+
+    CHECK_FALSE(response_question(parse(R"([{"role":"assistant","content":"x"}])"), Json()));
+    CHECK_FALSE(response_question(parse(R"([{"role":"user","content":""}])"), Json()));
+    CHECK_FALSE(
+      response_question(parse(R"([{"role":"user","content":[{"type":"image_url","image_url":{"url":"u"}}]}])"), Json()));
+    CHECK_THROWS_AS(response_question(Json::array(), Json()), Error);
+  }
+
   TEST_CASE("bad inputs to the key functions are bad requests")
   {
     CHECK_THROWS_AS(response_key("", prompt_messages("p"), Json::object()), Error);

@@ -13,7 +13,8 @@ TEST_SUITE("protocol.error")
   {
     const ErrorCode codes[] = {
       ErrorCode::bad_frame, ErrorCode::bad_request,   ErrorCode::too_large, ErrorCode::not_found, ErrorCode::unsupported,
-      ErrorCode::busy,      ErrorCode::shutting_down, ErrorCode::disk_full, ErrorCode::internal,
+      ErrorCode::busy,      ErrorCode::shutting_down, ErrorCode::disk_full, ErrorCode::unavailable,
+      ErrorCode::internal,
     };
     std::set<std::string_view> names;
     for (const ErrorCode code : codes) {

@@ -228,4 +228,60 @@ TEST_SUITE("store.reader")
     CHECK(f.gauges("kv", "alpha").entries == 2);
     CHECK(f.gauges("kv", "beta").entries == 0);
   }
+
+  TEST_CASE("the semantic generation moves with every vector added or removed, and only then")
+  {
+    StoreFixture f;
+    const auto semantic = [&](const std::string& key, std::int64_t ttl_ms = 0) {
+      EntryWrite entry;
+      entry.tenant = "default";
+      entry.layer = "semantic";
+      entry.key = key;
+      entry.value = "answer";
+      entry.ttl_ms = ttl_ms;
+      entry.vector = VectorWrite{"scope", "", "question " + key, {1.0f, 0.0f}};
+      f.write([&](Writer& writer) { writer.set(entry, f.t0); });
+    };
+    const std::int64_t start = f.reader().semantic_generation();
+    f.set("plain", "v", f.t0);
+    CHECK(f.reader().semantic_generation() == start);
+    semantic("a");
+    CHECK(f.reader().semantic_generation() == start + 1);
+    semantic("a"); // replaced: the old vector goes, a new one comes
+    CHECK(f.reader().semantic_generation() == start + 3);
+    CHECK(f.del({"a"}, f.t0) == 1);
+    CHECK(f.reader().semantic_generation() == start + 4);
+    f.reopen();
+    CHECK(f.reader().semantic_generation() == start + 4);
+  }
+
+  TEST_CASE("reported wrong answers are kept per entry and leave with it")
+  {
+    StoreFixture f;
+    EntryWrite entry;
+    entry.tenant = "default";
+    entry.layer = "semantic";
+    entry.key = "q";
+    entry.value = "answer";
+    entry.vector = VectorWrite{"scope", "", "question", {1.0f, 0.0f}};
+    f.write([&](Writer& writer) { writer.set(entry, f.t0); });
+    const std::vector<float> wrong{0.0f, 1.0f};
+    const auto report = [&](std::string key, std::string tenant, std::string text) {
+      return f.write([&](Writer& writer) { return writer.add_semantic_reject(tenant, key, text, wrong, f.t0); });
+    };
+    const auto id = report("q", "default", "other question");
+    REQUIRE(id);
+    CHECK(report("q", "default", "other question") == id); // the same report twice is one
+    CHECK_FALSE(report("q", "elsewhere", "x"));             // another tenant's key
+    CHECK_FALSE(report("missing", "default", "x"));
+    f.set("plain", "v", f.t0);
+    CHECK_FALSE(report("plain", "default", "x")); // no question, nothing to reject
+    const auto rejects = f.reader().semantic_rejects(*id);
+    REQUIRE(rejects.size() == 1);
+    CHECK(rejects.front() == wrong);
+
+    CHECK(f.del({"q"}, f.t0) == 1);
+    CHECK(f.reader().semantic_rejects(*id).empty());
+    CHECK(f.sql_number("SELECT count(*) FROM semantic_rejects") == 0);
+  }
 }
