@@ -17,6 +17,19 @@ namespace {
 
 using Keys = std::vector<std::string>;
 
+// An entry of the semantic layer, with the vector of its question.
+EntryWrite
+semantic_entry(const std::string& key)
+{
+  EntryWrite entry;
+  entry.tenant = "default";
+  entry.layer = "semantic";
+  entry.key = key;
+  entry.value = "answer";
+  entry.vector = VectorWrite{"scope", "", "question " + key, {1.0f, 0.0f}};
+  return entry;
+}
+
 } // namespace
 
 TEST_SUITE("store.reader")
@@ -232,14 +245,8 @@ TEST_SUITE("store.reader")
   TEST_CASE("the semantic generation moves with every vector added or removed, and only then")
   {
     StoreFixture f;
-    const auto semantic = [&](const std::string& key, std::int64_t ttl_ms = 0) {
-      EntryWrite entry;
-      entry.tenant = "default";
-      entry.layer = "semantic";
-      entry.key = key;
-      entry.value = "answer";
-      entry.ttl_ms = ttl_ms;
-      entry.vector = VectorWrite{"scope", "", "question " + key, {1.0f, 0.0f}};
+    const auto semantic = [&](const std::string& key) {
+      const auto entry = semantic_entry(key);
       f.write([&](Writer& writer) { writer.set(entry, f.t0); });
     };
     const std::int64_t start = f.reader().semantic_generation();
@@ -258,12 +265,7 @@ TEST_SUITE("store.reader")
   TEST_CASE("reported wrong answers are kept per entry and leave with it")
   {
     StoreFixture f;
-    EntryWrite entry;
-    entry.tenant = "default";
-    entry.layer = "semantic";
-    entry.key = "q";
-    entry.value = "answer";
-    entry.vector = VectorWrite{"scope", "", "question", {1.0f, 0.0f}};
+    const auto entry = semantic_entry("q");
     f.write([&](Writer& writer) { writer.set(entry, f.t0); });
     const std::vector<float> wrong{0.0f, 1.0f};
     const auto report = [&](std::string key, std::string tenant, std::string text) {
