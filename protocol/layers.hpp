@@ -27,4 +27,13 @@ is_layer(std::string_view name)
   return false;
 }
 
+// The layers whose entries can be matched by meaning (they may keep the
+// embedding of the question they answer): semantic, and response and run
+// entries stored with their question.
+inline bool
+is_semantic_layer(std::string_view name)
+{
+  return name == "semantic" || name == "response" || name == "run";
+}
+
 } // namespace omnicache::protocol

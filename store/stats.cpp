@@ -79,6 +79,7 @@ Delta::merge(const Delta& other)
     mine.gauges += stats.gauges;
   }
   m_total += other.m_total;
+  m_removed.insert(m_removed.end(), other.m_removed.begin(), other.m_removed.end());
 }
 
 void
@@ -86,6 +87,7 @@ Delta::clear()
 {
   m_scopes.clear();
   m_total = {};
+  m_removed.clear();
 }
 
 ScopeStats&

@@ -91,14 +91,24 @@ using Scope = std::pair<std::string, std::string>;
 
 // Changes made by writes not yet committed; applied to Stats after commit so
 // that a rolled back write leaves no trace in the figures.
+// An entry of a layer that can keep vectors, removed: an in-memory index of
+// those vectors can forget it.
+struct RemovedEntry
+{
+  std::string tenant;
+  std::int64_t id = 0;
+};
+
 class Delta
 {
 public:
   void count(std::string_view tenant, std::string_view layer, Counter counter, std::uint64_t n = 1);
   void gauge(std::string_view tenant, std::string_view layer, const Gauges& change);
+  void removed(std::string_view tenant, std::int64_t id) { m_removed.push_back({std::string(tenant), id}); }
   void merge(const Delta& other);
   void clear();
-  bool empty() const { return m_scopes.empty(); }
+  bool empty() const { return m_scopes.empty() && m_removed.empty(); }
+  const std::vector<RemovedEntry>& removed() const { return m_removed; }
   const Gauges& total() const { return m_total; }
   const std::map<Scope, ScopeStats, std::less<>>& scopes() const { return m_scopes; }
 
@@ -106,6 +116,7 @@ private:
   ScopeStats& at(std::string_view tenant, std::string_view layer);
   std::map<Scope, ScopeStats, std::less<>> m_scopes;
   Gauges m_total;
+  std::vector<RemovedEntry> m_removed;
 };
 
 // Thread-safe; shared by the readers (hits, misses) and the writer.

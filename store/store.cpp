@@ -139,6 +139,15 @@ Store::run()
 }
 
 void
+Store::apply_delta(const Delta& delta)
+{
+  m_stats.apply(delta);
+  if (m_options.on_removed && !delta.removed().empty()) {
+    m_options.on_removed(delta.removed());
+  }
+}
+
+void
 Store::run_batch(std::deque<WriteJob>& batch)
 {
   std::vector<std::exception_ptr> errors(batch.size());
@@ -159,7 +168,7 @@ Store::run_batch(std::deque<WriteJob>& batch)
     m_writer->evict_to_limits();
     m_writer->end_job();
     m_writer->commit();
-    m_stats.apply(m_writer->take_batch_delta());
+    apply_delta(m_writer->take_batch_delta());
   } catch (const std::exception& e) {
     commit_error = std::current_exception();
     report(fmt::format("committing {} writes", batch.size()), e);
@@ -186,7 +195,7 @@ Store::maintain()
     m_writer->evict_to_limits();
     m_writer->end_job();
     m_writer->commit();
-    m_stats.apply(m_writer->take_batch_delta());
+    apply_delta(m_writer->take_batch_delta());
     // Counters are saved after the delta is applied so that the sweep's
     // expirations are among them.
     m_writer->begin();

@@ -33,6 +33,10 @@ struct StoreOptions
   StoreLimits limits;
   // Told about failures of background work (sweeps, flushes); may be empty.
   std::function<void(const std::string&)> on_error;
+  // Told, on the writer thread after each commit, which entries of the
+  // layers that keep vectors were removed (expired, evicted, replaced,
+  // deleted, invalidated); may be empty.
+  std::function<void(const std::vector<RemovedEntry>&)> on_removed;
 };
 
 // Owns the database: one writer thread that commits jobs in groups (a job is
@@ -61,6 +65,7 @@ public:
 private:
   void run();
   void run_batch(std::deque<WriteJob>& batch);
+  void apply_delta(const Delta& delta);
   void maintain();
   void report(const std::string& what, const std::exception& error);
 

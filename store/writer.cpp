@@ -1,6 +1,7 @@
 #include "store/writer.hpp"
 
 #include "protocol/error.hpp"
+#include "protocol/layers.hpp"
 #include "store/schema.hpp"
 
 #include <fmt/core.h>
@@ -21,7 +22,7 @@ constexpr std::uint64_t k_sweep_batch = 256;
 
 // Every removal reports what it removed, so the figures stay exact.
 constexpr std::string_view k_removed_columns =
-  " RETURNING tenant, layer, raw_size, stored_size, length(CAST(key AS BLOB)), expires_ms";
+  " RETURNING tenant, layer, raw_size, stored_size, length(CAST(key AS BLOB)), expires_ms, id";
 
 std::string
 removal_sql(std::string_view where)
@@ -150,6 +151,9 @@ Writer::remove(sqlite::Statement& stmt, Reason reason, std::int64_t now)
     const auto layer = stmt.column_text(1);
     m_job.gauge(tenant, layer,
                 Gauges{-1, -stmt.column_int(2), -stmt.column_int(3), -stmt.column_int(4)});
+    if (protocol::is_semantic_layer(layer)) {
+      m_job.removed(tenant, stmt.column_int(6));
+    }
     const bool expired = !stmt.column_is_null(5) && stmt.column_int(5) <= now;
     if (expired) {
       m_job.count(tenant, layer, Counter::expirations);

@@ -7,6 +7,7 @@
 // reported.
 #include "daemon/handlers/handler.hpp"
 #include "protocol/canonical.hpp"
+#include "protocol/layers.hpp"
 #include "store/semantic/guard.hpp"
 
 #include <fmt/core.h>
@@ -47,14 +48,6 @@ dot(std::span<const float> a, std::span<const float> b)
     sum += static_cast<double>(a[i]) * b[i];
   }
   return sum;
-}
-
-// The layers whose entries can be matched by meaning: the semantic layer's
-// own, and the exact-key layers whose clients send the question along.
-bool
-is_semantic_layer(std::string_view layer)
-{
-  return layer == "semantic" || layer == "response" || layer == "run";
 }
 
 struct Question
@@ -103,7 +96,7 @@ question_of(const Context& context, const Json& header)
 {
   Question q;
   q.layer = protocol::optional_string(header, "layer").value_or("semantic");
-  if (!is_semantic_layer(q.layer)) {
+  if (!protocol::is_semantic_layer(q.layer)) {
     throw Error(ErrorCode::bad_request,
                 fmt::format("field 'layer' must be semantic, response or run, got '{}'", q.layer));
   }

@@ -10,9 +10,11 @@
 #include <exception>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 // A Store on a fresh database in a temporary folder, driven the way the daemon
@@ -106,6 +108,12 @@ public:
     options.path = path();
     options.limits = m_limits;
     options.on_error = [](const std::string& message) { FAIL_CHECK("store reported: " << message); };
+    options.on_removed = [this](const std::vector<store::RemovedEntry>& removed) {
+      std::lock_guard lock(m_removed_mutex);
+      for (const auto& entry : removed) {
+        m_removed.push_back(entry.tenant + "/" + std::to_string(entry.id));
+      }
+    };
     m_store = std::make_unique<store::Store>(std::move(options));
     m_store->start();
     m_reader = m_store->open_reader();
@@ -125,6 +133,14 @@ public:
   {
     close();
     open();
+  }
+
+  // What the store said it removed from the layers that keep vectors, as
+  // "tenant/id", in order; taken once.
+  std::vector<std::string> take_removed()
+  {
+    std::lock_guard lock(m_removed_mutex);
+    return std::exchange(m_removed, {});
   }
 
   std::string path() const { return m_dir.file("cache.db"); }
@@ -208,6 +224,8 @@ public:
   }
 
 private:
+  std::mutex m_removed_mutex;
+  std::vector<std::string> m_removed;
   TempDir m_dir;
   store::StoreLimits m_limits;
   std::unique_ptr<store::Store> m_store;

@@ -263,4 +263,35 @@ TEST_SUITE("store.store")
     f.set("k", "v", f.t0);
     CHECK(f.store().queued() == 0);
   }
+
+  TEST_CASE("removed entries of the layers that keep vectors are reported after their commit")
+  {
+    StoreFixture f;
+    const auto id_of = [&](const std::string& key) {
+      return std::to_string(f.sql_number(("SELECT id FROM entries WHERE key = '" + key + "'").c_str()));
+    };
+    f.set("s1", "v", f.t0, 0, {"t"}, "semantic");
+    f.set("r1", "v", f.t0, 0, {}, "response", "other");
+    f.set("k1", "v", f.t0, 0, {"t"}, "kv");
+    const auto s1 = id_of("s1");
+    const auto r1 = id_of("r1");
+    CHECK(f.take_removed().empty());
+
+    f.set("s1", "new", f.t0, 0, {"t"}, "semantic"); // replaced: the old id goes
+    CHECK(f.take_removed() == std::vector<std::string>{"default/" + s1});
+    Selector by_tag;
+    by_tag.tags = {"t"};
+    CHECK(f.invalidate(by_tag, f.t0) == 2); // s1 (new id) and k1: only s1 is reported
+    CHECK(f.take_removed().size() == 1);
+    CHECK(f.del({"r1"}, f.t0, "other") == 1);
+    CHECK(f.take_removed() == std::vector<std::string>{"other/" + r1});
+
+    // A job that fails reports nothing it had removed.
+    f.set("s2", "v", f.t0, 0, {}, "semantic");
+    CHECK_THROWS(f.write([&](Writer& writer) {
+      writer.remove_keys("default", {"s2"}, f.t0);
+      throw std::runtime_error("abandon");
+    }));
+    CHECK(f.take_removed().empty());
+  }
 }
