@@ -118,4 +118,31 @@ TEST_SUITE("store.semantic.index")
     REQUIRE(self.size() == 1);
     CHECK(self[0].id == 1011);
   }
+
+  TEST_CASE("forget drops a tenant's ids from every scope, and only that tenant's")
+  {
+    std::mt19937 rng(11);
+    Index index(IndexParams{});
+    const auto a = unit_vector(rng, 16);
+    index.add("t1", "s1", 1, a);
+    index.add("t1", "s2", 2, unit_vector(rng, 8));
+    index.add("t2", "s1", 1, a); // the same id in another tenant
+    const std::int64_t ids[] = {1, 2, 99};
+    index.forget("t1", ids);
+    CHECK(index.size() == 1);
+    CHECK(index.search("t1", "s1", a, 1).empty());
+    REQUIRE(index.search("t2", "s1", a, 1).size() == 1);
+  }
+
+  TEST_CASE("keep_only keeps the labels added after the ids were read")
+  {
+    std::mt19937 rng(12);
+    Index index(IndexParams{});
+    for (std::int64_t id = 1; id <= 5; ++id) {
+      index.add("t", "s", id, unit_vector(rng, 8));
+    }
+    const std::int64_t read[] = {2, 4}; // 1 and 3 gone; 5 added after the read
+    CHECK(index.keep_only(read) == 2);
+    CHECK(index.size() == 3);
+  }
 }
