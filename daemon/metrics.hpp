@@ -47,6 +47,9 @@ public:
   std::atomic<std::uint64_t> false_hits_reported{0};  // `semantic reject` reports recorded
   std::atomic<std::uint64_t> embed_failures{0};       // texts the embedder failed on (exact match only)
   std::atomic<std::int64_t> last_activity_ms{0};      // steady clock, for the idle timeout
+  std::atomic<bool> semantic_index_loaded{false};     // at start: from its files, not rebuilt
+  std::atomic<std::int64_t> semantic_index_ms{0};     // at start: time to load or rebuild it
+  std::atomic<bool> semantic_index_ready{false};      // the background check or rebuild is done
 
 private:
   std::unique_ptr<LatencyHistogram[]> m_latency;

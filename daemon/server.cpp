@@ -1,5 +1,6 @@
 #include "daemon/server.hpp"
 
+#include "daemon/embedders/make.hpp"
 #include "daemon/log.hpp"
 #include "omnicache_version.hpp"
 #include "protocol/units.hpp"
@@ -10,6 +11,8 @@
 #include <fmt/core.h>
 
 #include <csignal>
+#include <filesystem>
+#include <map>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,7 +59,10 @@ Server::~Server()
       thread.join();
     }
   }
-  // Everything bound to an event loop goes before the loops themselves.
+  stop_index_builder();
+  // Everything bound to an event loop goes before the loops themselves,
+  // the embedder too: its pending callbacks post to them.
+  m_embedder.reset();
   m_timer.reset();
   m_signals.reset();
   m_acceptor.reset();
@@ -82,24 +88,106 @@ Server::store_limits(const protocol::Settings& s) const
   return limits;
 }
 
-// The vectors table is the truth; the index is rebuilt from it at start.
+// The vectors table is the truth; the index is a cache of it, saved beside
+// the database at a clean stop. The saved one is used only when no vector
+// was added or removed since (the generation in the database says) and the
+// parameters are the same; it is then checked against the table: labels of
+// entries gone are dropped, vectors missing are added. Reading the files is
+// quick and done before serving; the check, or a rebuild from the table when
+// there are no current files, runs in the background while the daemon
+// serves: until it is done, semantic lookups see the vectors added so far
+// (exact keys always match).
 void
 Server::load_semantic_index()
 {
   const auto started = std::chrono::steady_clock::now();
-  const std::int64_t now = store::now_ms();
-  std::size_t loaded = 0;
-  main_worker().reader->for_each_vector([&](store::VectorRow&& row) {
-    if (row.expires_ms == 0 || row.expires_ms > now) {
-      m_index->add(row.tenant, row.scope, row.id, row.vector);
-      ++loaded;
-    }
+  const auto dir = semantic_index_dir();
+  std::error_code ec;
+  const bool had_files = std::filesystem::exists(dir, ec);
+  const auto saved = m_index->load(dir, main_worker().reader->semantic_generation());
+  m_metrics.semantic_index_loaded = saved.loaded;
+  if (!saved.loaded) {
+    std::filesystem::remove_all(dir, ec); // stale or damaged: of no use from now on
+  }
+  m_index_builder = std::thread([this, saved, had_files, started, dir, reader = m_store->open_reader()] {
+    complete_semantic_index(*reader, saved, had_files, started, dir);
   });
-  if (loaded > 0) {
-    log::info("semantic index: {} vectors in {} scopes, built in {} ms", loaded, m_index->scopes(),
+}
+
+void
+Server::complete_semantic_index(store::Reader& reader, const store::semantic::LoadResult& saved, bool had_files,
+                                std::chrono::steady_clock::time_point started, const std::filesystem::path& dir)
+{
+  try {
+    const std::int64_t now = store::now_ms();
+    std::vector<std::int64_t> ids;
+    std::size_t added = 0;
+    reader.for_each_vector([&](store::VectorRow&& row) {
+      if (m_index_stop || (row.expires_ms != 0 && row.expires_ms <= now)) {
+        return;
+      }
+      ids.push_back(row.id);
+      if (!saved.loaded || !m_index->contains(row.tenant, row.scope, row.id)) {
+        m_index->add(row.tenant, row.scope, row.id, row.vector);
+        ++added;
+      }
+    });
+    if (m_index_stop) {
+      log::info("semantic index: stopped before it was complete; the next start rebuilds it");
+      return;
+    }
+    const std::size_t dropped = saved.loaded ? m_index->keep_only(ids) : 0;
+    const auto elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+    m_metrics.semantic_index_ms = elapsed.count();
+    m_metrics.semantic_index_ready = true;
+    m_index_complete = true;
+    if (saved.loaded) {
+      log::info("semantic index: loaded {} vectors in {} scopes from {} in {} ms ({} stale dropped, {} added)",
+                m_index->size(), m_index->scopes(), dir.string(), elapsed.count(), dropped, added);
+    } else if (added > 0 || had_files) {
+      log::info("semantic index: rebuilt from the database ({}): {} vectors in {} scopes in {} ms", saved.reason,
+                added, m_index->scopes(), elapsed.count());
+    }
+  } catch (const std::exception& e) {
+    log::error("semantic index: cannot read the vectors: {}; semantic lookups match exact keys only", e.what());
+  }
+}
+
+void
+Server::stop_index_builder()
+{
+  m_index_stop = true;
+  if (m_index_builder.joinable()) {
+    m_index_builder.join();
+  }
+}
+
+// After the writer has stopped, so that the generation saved is that of
+// every vector the index holds. A failed save costs the next start a rebuild.
+void
+Server::save_semantic_index()
+{
+  const auto started = std::chrono::steady_clock::now();
+  const auto dir = semantic_index_dir();
+  try {
+    if (m_index->size() == 0) {
+      std::filesystem::remove_all(dir);
+      return;
+    }
+    const std::size_t saved = m_index->save(dir, main_worker().reader->semantic_generation());
+    log::info("semantic index: saved {} vectors in {} scopes to {} in {} ms", saved, m_index->scopes(), dir.string(),
               std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
                 .count());
+  } catch (const std::exception& e) {
+    log::warn("semantic index: not saved ({}); the next start rebuilds it from the database", e.what());
   }
+}
+
+std::filesystem::path
+Server::semantic_index_dir() const
+{
+  return m_info.database + ".semantic";
 }
 
 void
@@ -126,10 +214,21 @@ Server::open()
   options.sync = s.sync;
   options.limits = store_limits(s);
   options.on_error = [](const std::string& message) { log::error("{}", message); };
-  m_store = std::make_unique<store::Store>(std::move(options));
-  m_embedder = std::make_unique<LexicalEmbedderAdapter>(store::semantic::LexicalConfig{s.semantic_dim});
   m_index = std::make_unique<store::semantic::Index>(
     store::semantic::IndexParams{s.semantic_m, s.semantic_ef_construction, s.semantic_ef});
+  // The index forgets an entry's vector as soon as the entry is gone, so its
+  // memory follows the live entries.
+  options.on_removed = [&index = *m_index](const std::vector<store::RemovedEntry>& removed) {
+    std::map<std::string_view, std::vector<std::int64_t>> by_tenant;
+    for (const auto& entry : removed) {
+      by_tenant[entry.tenant].push_back(entry.id);
+    }
+    for (const auto& [tenant, ids] : by_tenant) {
+      index.forget(tenant, ids);
+    }
+  };
+  m_store = std::make_unique<store::Store>(std::move(options));
+  m_embedder = make_embedder(s); // semantic.embedder; a change needs a restart (SIGHUP says so)
   m_shared = std::make_unique<Shared>(
     Shared{*m_store, m_metrics, m_leases, *m_index, *m_embedder, m_info, [this] { request_shutdown(); }});
 
@@ -187,6 +286,10 @@ Server::run()
     thread.join();
   }
   m_threads.clear();
+  stop_index_builder();
+  if (m_index_complete) {
+    save_semantic_index();
+  }
   log::info("omnicached stopped");
 }
 

@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -50,6 +51,11 @@ private:
   void tick();
   void begin_shutdown();
   void load_semantic_index();
+  void complete_semantic_index(store::Reader& reader, const store::semantic::LoadResult& saved, bool had_files,
+                               std::chrono::steady_clock::time_point started, const std::filesystem::path& dir);
+  void stop_index_builder();
+  void save_semantic_index();
+  std::filesystem::path semantic_index_dir() const;
   store::StoreLimits store_limits(const protocol::Settings& settings) const;
 
   protocol::ConfigSources m_sources;
@@ -63,6 +69,9 @@ private:
   LeaseTable m_leases;
   std::unique_ptr<Embedder> m_embedder;
   std::unique_ptr<store::semantic::Index> m_index;
+  std::thread m_index_builder; // completes the index after start
+  std::atomic<bool> m_index_stop{false};
+  std::atomic<bool> m_index_complete{false};
   std::unique_ptr<Shared> m_shared;
   std::vector<std::unique_ptr<Worker>> m_workers;
   std::vector<std::thread> m_threads;

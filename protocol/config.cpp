@@ -20,6 +20,7 @@ namespace {
 constexpr std::string_view k_log_levels[] = {"error", "warn", "info", "debug"};
 constexpr std::string_view k_sync_modes[] = {"off", "normal", "full"};
 constexpr std::string_view k_on_off[] = {"on", "off"};
+constexpr std::string_view k_embedders[] = {"lexical", "openai"};
 
 using S = Settings;
 
@@ -116,6 +117,39 @@ const std::array k_specs{
               10000},
   SettingSpec{"semantic.ef", "OMNICACHE_SEMANTIC_EF", "64", Kind::count, true, &S::semantic_ef,
               "hnswlib ef: effort spent per lookup. More is better recall and slower.", {}, 1, 10000},
+  SettingSpec{"semantic.embedder", "OMNICACHE_SEMANTIC_EMBEDDER", "lexical", Kind::choice, false,
+              &S::semantic_embedder,
+              "What turns a question into a vector. lexical: built in, offline, no model. openai: any "
+              "OpenAI-compatible /v1/embeddings endpoint (OpenAI, Ollama, llama.cpp server, vLLM, TEI), set with "
+              "the openai_* keys below; each text is sent once, its vector kept in the embedding layer. An entry "
+              "matches only questions embedded the same way: after a change, older semantic entries are found by "
+              "their exact question only, until they are set again.", k_embedders},
+  SettingSpec{"semantic.openai_url", "OMNICACHE_SEMANTIC_OPENAI_URL", "", Kind::string, false, &S::openai_url,
+              "Base URL of the embeddings endpoint, with its version path: the daemon posts to URL/embeddings. "
+              "http://127.0.0.1:11434/v1 (Ollama), http://127.0.0.1:8080/v1 (llama.cpp server), "
+              "https://api.openai.com/v1. An https:// peer must present a certificate the system trusts for its "
+              "host name. Required with embedder = \"openai\"."},
+  SettingSpec{"semantic.openai_model", "OMNICACHE_SEMANTIC_OPENAI_MODEL", "", Kind::string, false,
+              &S::openai_model,
+              "Model the endpoint embeds with, such as nomic-embed-text or text-embedding-3-small. Required with "
+              "embedder = \"openai\"."},
+  SettingSpec{"semantic.openai_api_key_env", "OMNICACHE_SEMANTIC_OPENAI_API_KEY_ENV", "OPENAI_API_KEY", Kind::string,
+              false, &S::openai_api_key_env,
+              "Environment variable, in the daemon's environment, holding the API key sent as Authorization: "
+              "Bearer. Unset or empty: no key is sent (local servers need none). Keep the key itself out of "
+              "this file."},
+  SettingSpec{"semantic.openai_timeout", "OMNICACHE_SEMANTIC_OPENAI_TIMEOUT", "10s", Kind::duration, false,
+              &S::openai_timeout_ms,
+              "Longest one embeddings request may take, from connecting to the last byte of the answer. When "
+              "the endpoint fails or times out, lookups fall back to exact match (with a warning, counted in "
+              "stats as semantic_embed_failures) and nothing fails.", {}, 1, 600000},
+  SettingSpec{"semantic.openai_batch", "OMNICACHE_SEMANTIC_OPENAI_BATCH", "64", Kind::count, false, &S::openai_batch,
+              "Most texts in one request. Texts that arrive while a request is in flight go together in the "
+              "next one.", {}, 1, 2048},
+  SettingSpec{"semantic.openai_dimensions", "OMNICACHE_SEMANTIC_OPENAI_DIMENSIONS", "0", Kind::count, false,
+              &S::openai_dimensions,
+              "Vector length to ask the model for (the text-embedding-3 models can shorten theirs); 0 = the "
+              "model's own. An answer of another length is an error.", {}, 0, 65536},
   // [client]
   SettingSpec{"client.tenant", "OMNICACHE_TENANT", "default", Kind::string, true, &S::tenant,
               "Tenant the command works in. Tenants isolate keys, tags, invalidation and stats."},
@@ -137,7 +171,7 @@ apply(const SettingSpec& spec, Settings& settings, std::string_view text, const 
   };
   switch (spec.kind) {
   case Kind::string:
-    if (text.empty()) {
+    if (text.empty() && !spec.fallback.empty()) { // no default: empty means unset
       fail("a non-empty string");
     }
     settings.*std::get<std::string Settings::*>(spec.field) = std::string(text);
@@ -409,7 +443,38 @@ Config::load(const ConfigSources& sources)
     throw ConfigError(fmt::format("limits.max_header_bytes ({}) must not exceed limits.max_frame_bytes ({})",
                                   s.max_header_bytes, s.max_frame_bytes));
   }
+  config.check_embedder();
   return config;
+}
+
+// The openai embedder needs an endpoint and a model; a URL names its scheme.
+void
+Config::check_embedder() const
+{
+  const Settings& s = m_settings;
+  if (s.semantic_embedder != "openai") {
+    return;
+  }
+  auto where = [this](std::string_view key) {
+    const auto& origin = m_origins[static_cast<std::size_t>(find_setting(key) - k_specs.data())];
+    return origin.second.empty() ? std::string() : origin.second + ": ";
+  };
+  const auto embedder = where("semantic.embedder");
+  if (s.openai_url.empty()) {
+    throw ConfigError(fmt::format("{}semantic.embedder is openai, but semantic.openai_url is not set (the "
+                                  "endpoint's base URL, such as http://127.0.0.1:11434/v1)",
+                                  embedder));
+  }
+  if (s.openai_model.empty()) {
+    throw ConfigError(fmt::format("{}semantic.embedder is openai, but semantic.openai_model is not set (such as "
+                                  "nomic-embed-text or text-embedding-3-small)",
+                                  embedder));
+  }
+  if (!s.openai_url.starts_with("http://") && !s.openai_url.starts_with("https://")) {
+    throw ConfigError(fmt::format("{}invalid value '{}' for semantic.openai_url (expected a URL starting with "
+                                  "http:// or https://)",
+                                  where("semantic.openai_url"), s.openai_url));
+  }
 }
 
 std::string

@@ -86,6 +86,13 @@ struct Settings
   std::uint64_t semantic_ef_construction = 0;
   std::uint64_t semantic_ef = 0;
   std::string semantic_guard;
+  std::string semantic_embedder; // lexical or openai
+  std::string openai_url;        // base URL, up to and including /v1
+  std::string openai_model;
+  std::string openai_api_key_env;
+  std::int64_t openai_timeout_ms = 0;
+  std::uint64_t openai_batch = 0;
+  std::uint64_t openai_dimensions = 0; // 0: the model's own
   // [client]
   std::string tenant;
   std::int64_t start_timeout_ms = 0;
@@ -162,6 +169,8 @@ public:
   std::vector<std::string> changed_keys(const Config& other) const;
 
 private:
+  void check_embedder() const; // throws ConfigError
+
   Settings m_settings;
   std::string m_file;
   bool m_file_exists = false;

@@ -134,8 +134,8 @@ struct HeldContext
 };
 
 // A text's embedding with the configured embedder (embed.cpp). A remote
-// embedder's vectors are kept in the embedding layer, so a text is sent to
-// it once. `done` runs on the connection's thread; when the embedder
+// embedder's vectors are kept in the tenant's embedding layer, so a text is
+// sent to it once. `done` runs on the connection's thread; when the embedder
 // fails, `vector` is empty and `warning` says why (the failure is counted).
 struct Embedded
 {
@@ -143,7 +143,7 @@ struct Embedded
   std::string embedder; // the embedder's version
   std::string warning;
 };
-void embed_text(Context& context, std::string text, std::function<void(Embedded)> done);
+void embed_text(Context& context, std::string tenant, std::string text, std::function<void(Embedded)> done);
 
 // The handlers, one file each.
 protocol::Reply handle_hello(Context&, const protocol::Request&);

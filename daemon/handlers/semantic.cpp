@@ -135,7 +135,8 @@ threshold_of(const Json& header, const protocol::Settings& settings)
 // `next(question, warning)` on the connection's thread. An exception from
 // `next` becomes the request's error reply.
 void
-with_vector(Context& context, Question question, std::uint64_t request_id, Completion done,
+with_vector(Context& context, const std::string& tenant, Question question, std::uint64_t request_id,
+            Completion done,
             std::function<std::optional<protocol::Reply>(Question, std::string)> next)
 {
   const auto run = [request_id](const Completion& reply_to,
@@ -155,7 +156,7 @@ with_vector(Context& context, Question question, std::uint64_t request_id, Compl
     return;
   }
   std::string text = question.text;
-  embed_text(context, std::move(text),
+  embed_text(context, tenant, std::move(text),
              [run, done = std::move(done), next = std::move(next), q = std::move(question)](Embedded e) mutable {
                q.vector = std::move(e.vector);
                q.embedder = std::move(e.embedder);
@@ -186,7 +187,7 @@ handle_semantic_set(Context& context, const protocol::Request& request, Completi
   auto held = std::make_shared<HeldContext>(context);
   const std::uint64_t id = request.id;
   with_vector(
-    context, std::move(question), id, done,
+    context, tenant, std::move(question), id, done,
     [held, id, done, tenant, entry = std::move(entry)](Question q, std::string warning) mutable {
       if (!q.vector.empty()) {
         entry.vector = store::VectorWrite{q.scope(), q.context, q.text, q.vector};
@@ -249,7 +250,7 @@ handle_semantic_get(Context& context, const protocol::Request& request, Completi
   copy->id = request.id;
   copy->op = request.op;
   with_vector(
-    context, std::move(question), request.id, done,
+    context, tenant, std::move(question), request.id, done,
     [held, copy, tenant, threshold, guard](Question q, std::string warning) -> std::optional<protocol::Reply> {
       auto later = held->context();
       auto& index = later.shared.index;
@@ -326,7 +327,7 @@ handle_semantic_reject(Context& context, const protocol::Request& request, Compl
   }
   auto held = std::make_shared<HeldContext>(context);
   const std::uint64_t id = request.id;
-  with_vector(context, std::move(query), id, done,
+  with_vector(context, tenant, std::move(query), id, done,
               [held, id, done, tenant](Question q, std::string warning) -> std::optional<protocol::Reply> {
     if (q.vector.empty()) {
       throw Error(ErrorCode::unavailable, fmt::format("cannot embed the query: {}", warning));

@@ -271,7 +271,7 @@ class Daemon:
             if not self.running():
                 raise AssertionError(f"omnicached exited with {self.process.returncode} before serving:\n"
                                      f"{self.log_text()}")
-            if os.path.exists(self.socket) and self.hello_ok():
+            if os.path.exists(self.socket) and self.hello_ok() and semantic_index_ready(self.socket):
                 return self
             time.sleep(0.02)
         raise AssertionError(f"omnicached did not answer on {self.socket} within {timeout:.0f}s:\n{self.log_text()}")
@@ -483,6 +483,23 @@ def hello_ok(socket_path):
         return False
     finally:
         sock.close()
+
+
+def semantic_index_ready(socket_path):
+    """True once the daemon's semantic index is complete: it is checked or
+    rebuilt in the background after the daemon starts serving, and tests
+    that expect semantic hits from before a restart wait for it."""
+    try:
+        client = omnicache_client.Client(socket_path, timeout=5)
+    except OSError:
+        return False
+    try:
+        reply, _ = client.call("stats", {})
+        return bool(reply.get("server", {}).get("semantic_index_ready", True))
+    except (OSError, ValueError, omnicache_client.ServerError):
+        return False
+    finally:
+        client.close()
 
 
 def frame(header, value=b""):
