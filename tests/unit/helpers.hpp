@@ -1,18 +1,38 @@
 #pragma once
 
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 // Small helpers shared by the unit tests.
 namespace omnicache::unit {
+
+// A random vector of length 1: uniform on the sphere.
+inline std::vector<float>
+unit_vector(std::mt19937& rng, std::size_t dim)
+{
+  std::normal_distribution<float> normal;
+  std::vector<float> v(dim);
+  float norm = 0;
+  for (auto& x : v) {
+    x = normal(rng);
+    norm += x * x;
+  }
+  for (auto& x : v) {
+    x /= std::sqrt(norm);
+  }
+  return v;
+}
 
 // A fresh directory under the system temporary folder, removed with
 // everything in it when the test is done.

@@ -1,5 +1,7 @@
 #include "store/semantic/index.hpp"
 
+#include "helpers.hpp"
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -7,24 +9,9 @@
 #include <vector>
 
 using namespace omnicache::store::semantic;
+using omnicache::unit::unit_vector;
 
 namespace {
-
-std::vector<float>
-unit_vector(std::mt19937& rng, std::size_t dim)
-{
-  std::normal_distribution<float> normal;
-  std::vector<float> v(dim);
-  float norm = 0;
-  for (auto& x : v) {
-    x = normal(rng);
-    norm += x * x;
-  }
-  for (auto& x : v) {
-    x /= std::sqrt(norm);
-  }
-  return v;
-}
 
 float
 dot(const std::vector<float>& a, const std::vector<float>& b)

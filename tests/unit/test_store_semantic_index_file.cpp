@@ -25,17 +25,7 @@ constexpr std::size_t k_dim = 24;
 std::vector<float>
 unit_vector(std::mt19937& rng, std::size_t dim = k_dim)
 {
-  std::normal_distribution<float> normal;
-  std::vector<float> v(dim);
-  float norm = 0;
-  for (auto& x : v) {
-    x = normal(rng);
-    norm += x * x;
-  }
-  for (auto& x : v) {
-    x /= std::sqrt(norm);
-  }
-  return v;
+  return omnicache::unit::unit_vector(rng, dim);
 }
 
 // 1500 vectors in tenant "t", scope "s" (ids 1..1500), ten in another
