@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything needed to build and test omnicache on Debian 12 / Ubuntu 22.04+.
 # Runs apt-get through sudo when not root. Safe to run again.
+#
+#   scripts/install-deps.sh          what the build and the tests need (CI)
+#   scripts/install-deps.sh --bench  also what bench/compare.sh and profiling need
 set -euo pipefail
 
 packages=(
@@ -9,7 +12,11 @@ packages=(
   libsqlite3-dev libzstd-dev libssl-dev
   libcli11-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev doctest-dev libhnswlib-dev
   python3
+  clang libclang-rt-14-dev  # libFuzzer targets (fuzz/)
 )
+if [[ ${1:-} == --bench ]]; then
+  packages+=(redis-server redis-tools hyperfine linux-perf valgrind)
+fi
 
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then
