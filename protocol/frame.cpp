@@ -9,6 +9,14 @@
 
 namespace omnicache::protocol {
 
+namespace {
+
+// More than any std::string keeps inline: a buffer at least this large lives
+// on the heap, so moving it out in take_buffer() keeps views into it valid.
+constexpr std::size_t k_min_capacity = 64;
+
+} // namespace
+
 std::uint32_t
 read_u32be(const void* data)
 {
@@ -72,6 +80,9 @@ FrameReader::FrameReader(FrameLimits limits)
 char*
 FrameReader::prepare(std::size_t at_least)
 {
+  if (m_buffer.capacity() < k_min_capacity) {
+    m_buffer.reserve(k_min_capacity);
+  }
   if (m_buffer.size() - m_end < at_least) {
     compact();
     std::size_t wanted = m_end + at_least;
@@ -120,7 +131,9 @@ FrameReader::next()
 std::string
 FrameReader::take_buffer()
 {
-  std::string rest(m_buffer.data() + m_begin, m_end - m_begin);
+  std::string rest;
+  rest.reserve(std::max(k_min_capacity, m_end - m_begin));
+  rest.assign(m_buffer.data() + m_begin, m_end - m_begin);
   std::string taken = std::move(m_buffer);
   m_buffer = std::move(rest);
   m_begin = 0;

@@ -281,4 +281,26 @@ TEST_SUITE("protocol.frame")
     }
     CHECK(bodies == 1);
   }
+
+  TEST_CASE("a taken buffer holds the body just read however small the frames")
+  {
+    // Found by fuzz/frame.cpp: a buffer small enough for a string's inline
+    // storage was copied, not handed over, leaving the body's view pointing
+    // at the bytes that replaced it.
+    const std::string first = frame_of("{}", "v");
+    const std::string second = frame_of("{}", "w");
+    FrameReader reader;
+    feed(reader, first + second.substr(0, 4));
+    const auto body = reader.next();
+    REQUIRE(body);
+    const std::string taken = reader.take_buffer();
+    CHECK(body->data() >= taken.data());
+    CHECK(body->data() + body->size() <= taken.data() + taken.size());
+    CHECK(split_body(*body, 1024).value == "v");
+    CHECK(reader.buffered() == 4);
+    feed(reader, std::string_view(second).substr(4));
+    const auto next = reader.next();
+    REQUIRE(next);
+    CHECK(split_body(*next, 1024).value == "w");
+  }
 }
