@@ -31,6 +31,7 @@ Exit codes:
   2  bad usage or invalid input (including input the daemon refuses)
   3  no daemon answered, even after trying to start one
   4  the daemon reported an error
+  5  omnicache doctor found a problem with the database
 
 Environment: OMNICACHE_TENANT, OMNICACHE_SOCKET, OMNICACHE_CONFIG and every other
 OMNICACHE_* setting (omnicache config show lists them with their origins).)";

@@ -12,6 +12,7 @@ enum ExitCode : int {
   k_exit_usage = 2,       // bad usage or invalid input (including input the daemon refuses)
   k_exit_unreachable = 3, // no daemon answered, even after trying to start one
   k_exit_daemon = 4,      // the daemon reported an error
+  k_exit_damaged = 5,     // omnicache doctor found a problem with the database
 };
 
 // The one exception type of the command: main prints the message and exits

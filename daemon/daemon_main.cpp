@@ -5,11 +5,16 @@
 #include "daemon/server.hpp"
 #include "omnicache_version.hpp"
 #include "protocol/config.hpp"
+#include "store/sqlite.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <cctype>
 #include <optional>
+#include <string>
+#include <string_view>
 
 namespace omnicache::daemon {
 
@@ -44,7 +49,8 @@ define(CLI::App& app, Options& options)
     ->type_name("KEY=VALUE");
   app.add_flag("--check-config", options.check_config, "Check the configuration, print it, and exit");
   app.set_version_flag("-V,--version", fmt::format("omnicached {}", k_version));
-  app.footer("Exit codes: 0 stopped cleanly, 1 could not start or failed, 2 bad flags or configuration.\n"
+  app.footer("Exit codes: 0 stopped cleanly, 1 could not start or failed (a database it cannot use among them:\n"
+             "the message names the file; `omnicache doctor` checks it), 2 bad flags or configuration.\n"
              "Signals: SIGTERM/SIGINT finish requests in flight and stop; SIGHUP reloads the configuration.");
 }
 
@@ -70,6 +76,46 @@ sources_of(const Options& options)
     sources.flags.push_back({setting.substr(0, eq), setting.substr(eq + 1), "-o " + setting.substr(0, eq)});
   }
   return sources;
+}
+
+// `text` as one word for a POSIX shell.
+std::string
+shell_word(const std::string& text)
+{
+  const auto plain = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0
+           || std::string_view("/._-+:,@%").find(c) != std::string_view::npos;
+  };
+  if (!text.empty() && std::ranges::all_of(text, plain)) {
+    return text;
+  }
+  std::string quoted = "'";
+  for (const char c : text) {
+    quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return quoted + "'";
+}
+
+// What to do about a database file the daemon cannot use. The command finds
+// the same file through the same environment, but not through our flags.
+std::string
+advice(const store::sqlite::UnusableDatabase& e, const Options& options)
+{
+  std::string doctor = "omnicache doctor";
+  const auto sets_database = [](const std::string& setting) { return setting.starts_with("daemon.database="); };
+  const bool flag = options.database || std::ranges::any_of(options.settings, sets_database);
+  if (flag) {
+    doctor += " --database " + shell_word(e.path());
+  } else if (!options.config_file.empty()) {
+    doctor += " --config " + shell_word(options.config_file);
+  }
+  if (e.reason() == store::sqlite::UnusableDatabase::Reason::newer_schema) {
+    return fmt::format("use a newer omnicached, or run `{} --move-aside` to keep it aside and start with an empty "
+                       "database",
+                       doctor);
+  }
+  return fmt::format("run `{}` to check it, `{} --move-aside` to keep it aside and start with an empty database",
+                     doctor, doctor);
 }
 
 } // namespace
@@ -115,6 +161,11 @@ daemon_main(int argc, char** argv)
     server.open();
     detached.ready();
     server.run();
+  } catch (const store::sqlite::UnusableDatabase& e) {
+    const std::string message = fmt::format("{}\n  {}", e.what(), advice(e, options));
+    log::error("{}", message);
+    detached.fail(message);
+    return k_exit_failure;
   } catch (const std::exception& e) {
     log::error("{}", e.what());
     detached.fail(e.what());

@@ -4,7 +4,10 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <array>
+#include <string>
+#include <vector>
 
 namespace omnicache::store {
 
@@ -145,6 +148,34 @@ current_version(sqlite::Connection& db)
   return version;
 }
 
+// Migrating another program's database would write our tables into it. Ours
+// has the entries table from version 1 on, and no table before.
+void
+check_ours(sqlite::Connection& db, int version)
+{
+  auto stmt = db.prepare(
+    "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' ESCAPE '!' ORDER BY name");
+  std::vector<std::string> tables;
+  while (stmt.step()) {
+    tables.emplace_back(stmt.column_text(0));
+  }
+  const bool ours = version == 0 ? tables.empty() : std::ranges::find(tables, "entries") != tables.end();
+  if (ours) {
+    return;
+  }
+  std::string names;
+  for (std::size_t i = 0; i < tables.size() && i < 3; ++i) {
+    names += fmt::format("{}{}", i == 0 ? "" : ", ", tables[i]);
+  }
+  if (tables.size() > 3) {
+    names += fmt::format(" and {} more", tables.size() - 3);
+  }
+  throw sqlite::UnusableDatabase(sqlite::UnusableDatabase::Reason::foreign, db.path(),
+                                 fmt::format("{} is not an omnicache database: an SQLite database with {}", db.path(),
+                                             names.empty() ? fmt::format("schema version {} and no tables", version)
+                                                           : "the tables " + names));
+}
+
 } // namespace
 
 int
@@ -158,11 +189,12 @@ migrate(sqlite::Connection& db)
 {
   int version = current_version(db);
   if (version > schema_version()) {
-    throw protocol::Error(protocol::ErrorCode::unsupported,
-                          fmt::format("the database has schema version {}, newer than this build's {}; "
-                                      "use a newer omnicached or another database",
-                                      version, schema_version()));
+    throw sqlite::UnusableDatabase(sqlite::UnusableDatabase::Reason::newer_schema, db.path(),
+                                   fmt::format("the database {} has schema version {}, newer than this build's {}: "
+                                               "a newer omnicache wrote it",
+                                               db.path(), version, schema_version()));
   }
+  check_ours(db, version);
   while (version < schema_version()) {
     db.exec("BEGIN IMMEDIATE");
     try {

@@ -12,7 +12,28 @@ namespace omnicache::store::sqlite {
 using protocol::Error;
 using protocol::ErrorCode;
 
+namespace {
+
+// SQLITE_NOTADB and SQLITE_CORRUPT blame the file, not the statement.
+void
+throw_if_unusable(int rc, const std::string& path, std::string_view message)
+{
+  switch (rc & 0xff) {
+  case SQLITE_NOTADB:
+    throw UnusableDatabase(UnusableDatabase::Reason::not_a_database, path,
+                           fmt::format("{} is not an omnicache database (SQLite: {})", path, message));
+  case SQLITE_CORRUPT:
+    throw UnusableDatabase(UnusableDatabase::Reason::damaged, path,
+                           fmt::format("the database {} is damaged (SQLite: {})", path, message));
+  default:
+    return;
+  }
+}
+
+} // namespace
+
 Connection::Connection(const std::string& path, Mode mode)
+  : m_path(path)
 {
   // A read-only connection is opened read-write with query_only set: a WAL
   // reader needs to write the shared-memory index.
@@ -22,6 +43,7 @@ Connection::Connection(const std::string& path, Mode mode)
     const std::string message = m_db != nullptr ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
     sqlite3_close_v2(m_db);
     m_db = nullptr;
+    throw_if_unusable(rc, path, message);
     throw Error(ErrorCode::internal, fmt::format("cannot open database {}: {}", path, message));
   }
   sqlite3_extended_result_codes(m_db, 1);
@@ -39,9 +61,10 @@ Connection::~Connection()
 void
 Connection::fail(int rc, std::string_view what) const
 {
-  const int primary = rc & 0xff;
-  const ErrorCode code = primary == SQLITE_FULL ? ErrorCode::disk_full : ErrorCode::internal;
-  throw Error(code, fmt::format("{}: {}", what, m_db != nullptr ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc)));
+  const std::string message = m_db != nullptr ? sqlite3_errmsg(m_db) : sqlite3_errstr(rc);
+  throw_if_unusable(rc, m_path, message);
+  const ErrorCode code = (rc & 0xff) == SQLITE_FULL ? ErrorCode::disk_full : ErrorCode::internal;
+  throw Error(code, fmt::format("{}: {}", what, message));
 }
 
 void
@@ -52,6 +75,7 @@ Connection::exec(const char* sql)
   if (rc != SQLITE_OK) {
     const std::string text = message != nullptr ? message : sqlite3_errstr(rc);
     sqlite3_free(message);
+    throw_if_unusable(rc, m_path, text);
     const ErrorCode code = (rc & 0xff) == SQLITE_FULL ? ErrorCode::disk_full : ErrorCode::internal;
     throw Error(code, fmt::format("database: {}", text));
   }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "protocol/error.hpp"
+
 #include <sqlite3.h>
 
 #include <cstdint>
@@ -7,8 +9,37 @@
 #include <string_view>
 
 // Thin RAII wrappers over the SQLite C API. Failures throw protocol::Error:
-// disk_full for SQLITE_FULL, internal otherwise, with SQLite's message.
+// disk_full for SQLITE_FULL, UnusableDatabase for a file SQLite cannot read
+// as a database, internal otherwise, with SQLite's message.
 namespace omnicache::store::sqlite {
+
+// A database file that cannot be used as it is. No retry can help: the file
+// needs a person (omnicache doctor), so the daemon refuses to start on it
+// rather than fail request after request. To a client it is UNSUPPORTED for a
+// newer schema, INTERNAL otherwise.
+class UnusableDatabase : public protocol::Error
+{
+public:
+  enum class Reason {
+    not_a_database, // SQLITE_NOTADB: not SQLite, or its first page is gone
+    damaged,        // SQLITE_CORRUPT: SQLite found a page it cannot read
+    foreign,        // an SQLite database of another program
+    newer_schema,   // written by a newer omnicache
+  };
+  UnusableDatabase(Reason reason, const std::string& path, const std::string& message)
+    : protocol::Error(reason == Reason::newer_schema ? protocol::ErrorCode::unsupported : protocol::ErrorCode::internal,
+                      message),
+      m_reason(reason),
+      m_path(path)
+  {
+  }
+  Reason reason() const { return m_reason; }
+  const std::string& path() const { return m_path; }
+
+private:
+  Reason m_reason;
+  std::string m_path;
+};
 
 class Statement;
 
@@ -29,9 +60,11 @@ public:
   void write_blob(const char* table, const char* column, std::int64_t rowid, std::string_view bytes);
   void read_blob(const char* table, const char* column, std::int64_t rowid, std::string& out);
   sqlite3* handle() const { return m_db; }
+  const std::string& path() const { return m_path; }
   [[noreturn]] void fail(int rc, std::string_view what) const;
 
 private:
+  std::string m_path;
   sqlite3* m_db = nullptr;
 };
 

@@ -49,9 +49,11 @@ Writer::Writer(const std::string& path, const std::string& sync, Stats& stats, T
     m_stats(stats),
     m_touches(touches)
 {
+  // Migrating first refuses another program's database before anything in
+  // the file is changed, even its journal mode.
+  migrate(m_db);
   m_db.exec("PRAGMA journal_mode = WAL");
   m_db.exec(sync_pragma(sync));
-  migrate(m_db);
   m_find = m_db.prepare("SELECT id, expires_ms FROM entries WHERE tenant = ?1 AND key = ?2");
   m_insert = m_db.prepare(
     "INSERT INTO entries(tenant, key, layer, value, encoding, raw_size, stored_size, created_ms, expires_ms,"

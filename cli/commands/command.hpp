@@ -78,5 +78,6 @@ void add_stats(CLI::App& app, Globals& globals);
 void add_config(CLI::App& app, Globals& globals);
 void add_ping(CLI::App& app, Globals& globals);
 void add_daemon(CLI::App& app, Globals& globals);
+void add_doctor(CLI::App& app, Globals& globals);
 
 } // namespace omnicache::cli

@@ -28,6 +28,7 @@ constexpr std::array k_commands{
   CommandSpec{"config", add_config},
   CommandSpec{"ping", add_ping},
   CommandSpec{"daemon", add_daemon},
+  CommandSpec{"doctor", add_doctor},
 };
 
 } // namespace
