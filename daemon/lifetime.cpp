@@ -1,5 +1,7 @@
 #include "daemon/lifetime.hpp"
 
+#include "daemon/log.hpp"
+
 #include <fmt/core.h>
 
 #include <cerrno>
@@ -167,14 +169,50 @@ remove_stale_socket(const std::string& socket_path)
   }
 }
 
-void
+std::uint64_t
+connections_within_file_limit(std::uint64_t max_connections, std::uint64_t io_threads)
+{
+  // About 25 with four serving threads; SQLite may open a few more for a while.
+  const std::uint64_t spare = 64 + 4 * io_threads;
+  const FileLimit files = raise_file_limit();
+  if (files.after > files.before) {
+    log::info("raised the open file limit from {} to {}", files.before, files.after);
+  }
+  if (files.after == 0 || files.after >= max_connections + spare) {
+    return UINT64_MAX;
+  }
+  const std::uint64_t allowed = files.after > 2 * spare ? files.after - spare : files.after / 2;
+  log::warn("the open file limit is {} (its hard limit), too low for limits.max_connections = {}: at most {} "
+            "connections will be served; raise it (ulimit -n, or LimitNOFILE= under systemd)",
+            files.after, max_connections, allowed);
+  return allowed;
+}
+
+FileLimit
 raise_file_limit()
 {
   rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &limit);
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    return {};
   }
+  FileLimit result{limit.rlim_cur, limit.rlim_cur};
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+      result.after = limit.rlim_cur;
+    }
+  }
+  return result;
+}
+
+std::optional<FileId>
+file_id(const std::string& path)
+{
+  struct stat st{};
+  if (lstat(path.c_str(), &st) != 0) {
+    return std::nullopt;
+  }
+  return FileId{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
 }
 
 Detached

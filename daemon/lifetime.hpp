@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -47,7 +49,30 @@ void remove_stale_socket(const std::string& socket_path);
 
 // Raises the soft limit on open files to the hard limit, so that
 // limits.max_connections can be reached.
-void raise_file_limit();
+struct FileLimit
+{
+  std::uint64_t before = 0;
+  std::uint64_t after = 0;
+};
+FileLimit raise_file_limit();
+
+// Raises the limit as above and returns how many connections it leaves room
+// for (UINT64_MAX when limits.max_connections fits), logging what it did.
+// Each connection takes a descriptor; the database and its readers, the
+// locks, the listener and the event loops take some more. Past the limit,
+// clients get BUSY rather than wait in the backlog of a daemon that cannot
+// accept them.
+std::uint64_t connections_within_file_limit(std::uint64_t max_connections, std::uint64_t io_threads);
+
+// What a path names, to tell whether it is still the file we created.
+struct FileId
+{
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
+  bool operator==(const FileId&) const = default;
+};
+// nullopt when nothing is at `path` (it is not followed if a symlink).
+std::optional<FileId> file_id(const std::string& path);
 
 // Background start: forks. The parent waits until the child calls
 // Detached::ready() (exit 0) or Detached::fail(message) (prints it, exit 1).

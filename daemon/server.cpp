@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <map>
@@ -64,15 +65,14 @@ Server::~Server()
   // the embedder too: its pending callbacks post to them.
   m_embedder.reset();
   m_timer.reset();
+  m_accept_timer.reset();
   m_signals.reset();
   m_acceptor.reset();
   m_workers.clear();
   if (m_store) {
     m_store->stop();
   }
-  if (m_listening) {
-    unlink(m_info.socket.c_str());
-  }
+  unlink_own_socket();
 }
 
 store::StoreLimits
@@ -207,7 +207,7 @@ Server::open()
   m_socket_lock = LockFile(s.socket + ".lock", "the socket " + s.socket);
   m_database_lock.write_pid();
   m_socket_lock.write_pid();
-  raise_file_limit();
+  m_max_by_files = connections_within_file_limit(s.max_connections, s.io_threads);
 
   store::StoreOptions options;
   options.path = s.database;
@@ -241,18 +241,74 @@ Server::open()
   load_semantic_index();
 
   remove_stale_socket(s.socket);
-  m_acceptor.emplace(main_worker().io);
-  m_acceptor->open();
+  m_acceptor.emplace(listen_on_socket());
+}
+
+// Binds and listens on daemon.socket, which must not exist, and remembers
+// which file that is, so that check_socket() can tell it was removed.
+Server::Acceptor
+Server::listen_on_socket()
+{
+  const std::string& path = m_info.socket;
+  Acceptor acceptor(main_worker().io);
+  acceptor.open();
   const mode_t old_mask = umask(0177); // the socket is created 0600
   boost::system::error_code ec;
-  m_acceptor->bind(boost::asio::local::stream_protocol::endpoint(s.socket), ec);
+  acceptor.bind(boost::asio::local::stream_protocol::endpoint(path), ec);
   umask(old_mask);
   if (ec) {
-    throw StartupError(fmt::format("cannot listen on {}: {}", s.socket, ec.message()));
+    throw StartupError(fmt::format("cannot listen on {}: {}", path, ec.message()));
   }
   m_listening = true;
-  chmod(s.socket.c_str(), 0600);
-  m_acceptor->listen(boost::asio::socket_base::max_listen_connections);
+  m_socket_id = file_id(path);
+  chmod(path.c_str(), 0600);
+  acceptor.listen(boost::asio::socket_base::max_listen_connections);
+  return acceptor;
+}
+
+// A socket file removed under a running daemon (a cleanup of /run or /tmp,
+// a careless rm) would leave it serving nobody while the command starts a
+// second daemon that cannot take the database: listen again instead.
+void
+Server::check_socket()
+{
+  const auto now = std::chrono::steady_clock::now();
+  if (m_stopping || now < m_next_socket_check) {
+    return;
+  }
+  m_next_socket_check = now + std::chrono::seconds(1);
+  const auto current = file_id(m_info.socket);
+  if (current && current == m_socket_id) {
+    return;
+  }
+  try {
+    prepare_socket_directory(m_info.socket);
+    remove_stale_socket(m_info.socket); // we hold the socket's lock: no other daemon's
+    Acceptor fresh = listen_on_socket();
+    boost::system::error_code ignored;
+    m_acceptor->close(ignored); // its pending accept ends with operation_aborted
+    m_acceptor.emplace(std::move(fresh));
+    ++m_listener_generation;
+    accept();
+    log::warn("the socket {} was {}; listening on a new one", m_info.socket, current ? "replaced" : "removed");
+    m_socket_warned = false;
+  } catch (const std::exception& e) {
+    if (!m_socket_warned) {
+      log::warn("the socket {} was {} and cannot be created again: {}", m_info.socket,
+                current ? "replaced" : "removed", e.what());
+      m_socket_warned = true;
+    }
+  }
+}
+
+// Removes the socket file only if it is still the one this daemon created.
+void
+Server::unlink_own_socket()
+{
+  if (m_listening && m_socket_id && file_id(m_info.socket) == m_socket_id) {
+    unlink(m_info.socket.c_str());
+  }
+  m_listening = false;
 }
 
 void
@@ -298,19 +354,44 @@ Server::accept()
 {
   Worker& worker = *m_workers[m_next_worker];
   m_next_worker = (m_next_worker + 1) % m_workers.size();
-  m_acceptor->async_accept(worker.io, [this, &worker](const boost::system::error_code& ec, Socket socket) {
+  m_acceptor->async_accept(worker.io, [this, &worker, listener = m_listener_generation](
+                                         const boost::system::error_code& ec, Socket socket) {
+    if (listener != m_listener_generation) {
+      // A listener replaced by check_socket(); the new one has its own accept.
+      if (!ec) {
+        admit(std::move(socket), worker);
+      }
+      return;
+    }
     if (ec) {
       if (ec == boost::asio::error::operation_aborted) {
         return;
       }
       log::warn("accept failed: {}", ec.message());
       if (ec == boost::asio::error::no_descriptors) {
+        // The listener stays readable: accepting again at once would spin.
         m_metrics.connections_rejected.fetch_add(1);
+        accept_later();
+        return;
       }
     } else {
       admit(std::move(socket), worker);
     }
     if (!m_stopping) {
+      accept();
+    }
+  });
+}
+
+void
+Server::accept_later()
+{
+  if (!m_accept_timer) {
+    m_accept_timer.emplace(main_worker().io);
+  }
+  m_accept_timer->expires_after(std::chrono::milliseconds(100));
+  m_accept_timer->async_wait([this, listener = m_listener_generation](const boost::system::error_code& ec) {
+    if (!ec && !m_stopping && listener == m_listener_generation) {
       accept();
     }
   });
@@ -325,12 +406,16 @@ Server::admit(Socket socket, Worker& worker)
     return;
   }
   const auto& s = m_config->settings();
-  if (m_metrics.connections.load() >= s.max_connections) {
+  if (m_metrics.connections.load() >= std::min(s.max_connections, m_max_by_files)) {
     m_metrics.connections_rejected.fetch_add(1);
+    const std::string why =
+      s.max_connections <= m_max_by_files
+        ? fmt::format("limits.max_connections = {}", s.max_connections)
+        : fmt::format("the daemon's open file limit allows {}; limits.max_connections = {}", m_max_by_files,
+                      s.max_connections);
     std::string frame;
     protocol::append_reply(frame, protocol::make_error(0, protocol::ErrorCode::busy,
-                                                       fmt::format("too many connections (limits.max_connections = {})",
-                                                                   s.max_connections)));
+                                                       fmt::format("too many connections ({})", why)));
     boost::system::error_code ignored;
     boost::asio::write(socket, boost::asio::buffer(frame), ignored);
     return;
@@ -424,6 +509,7 @@ Server::tick()
     schedule_tick();
     return;
   }
+  check_socket();
   const auto idle_timeout = m_config->settings().idle_timeout_ms;
   if (!m_foreground && idle_timeout > 0 && m_metrics.connections.load() == 0
       && steady_ms() - m_metrics.last_activity_ms.load() >= idle_timeout) {
@@ -449,9 +535,11 @@ Server::begin_shutdown()
   m_stop_deadline = std::chrono::steady_clock::now() + k_drain_timeout;
   boost::system::error_code ignored;
   m_acceptor->close(ignored);
+  if (m_accept_timer) {
+    m_accept_timer->cancel();
+  }
   // New clients now find no socket rather than a socket nobody answers.
-  unlink(m_info.socket.c_str());
-  m_listening = false;
+  unlink_own_socket();
   for (auto& worker : m_workers) {
     boost::asio::post(worker->io, [&worker = *worker] {
       for (const auto& weak : worker.sessions) {

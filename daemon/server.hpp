@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -43,7 +44,11 @@ private:
   using Socket = boost::asio::local::stream_protocol::socket;
 
   Worker& main_worker() { return *m_workers.front(); }
+  Acceptor listen_on_socket();
+  void check_socket();
+  void unlink_own_socket();
   void accept();
+  void accept_later();
   void admit(Socket socket, Worker& worker);
   void wait_for_signal();
   void reload();
@@ -76,6 +81,12 @@ private:
   std::vector<std::unique_ptr<Worker>> m_workers;
   std::vector<std::thread> m_threads;
   std::optional<Acceptor> m_acceptor;
+  std::optional<FileId> m_socket_id; // the socket file we created
+  std::uint64_t m_listener_generation = 0;
+  bool m_socket_warned = false;       // about a socket we cannot re-create
+  std::chrono::steady_clock::time_point m_next_socket_check;
+  std::uint64_t m_max_by_files = UINT64_MAX; // connections the open file limit allows
+  std::optional<boost::asio::steady_timer> m_accept_timer;
   std::optional<boost::asio::signal_set> m_signals;
   std::optional<boost::asio::steady_timer> m_timer;
   std::size_t m_next_worker = 0;

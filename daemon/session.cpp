@@ -91,7 +91,11 @@ Session::take_frames()
   }
   const auto& s = settings();
   m_frames.set_limits({static_cast<std::uint32_t>(s.max_frame_bytes), static_cast<std::uint32_t>(s.max_header_bytes)});
-  while (m_slots.size() < s.max_in_flight && !m_closing) {
+  // Replies made here are queued only by flush(): count their values too, so
+  // that a client pipelining large gets without reading stops being served
+  // at the same bound as one whose replies are already queued.
+  std::size_t made = 0;
+  while (m_slots.size() < s.max_in_flight && !m_closing && m_out_bytes + m_sending_bytes + made <= k_max_unsent) {
     std::optional<std::string_view> body;
     try {
       body = m_frames.next();
@@ -105,6 +109,7 @@ Session::take_frames()
       return;
     }
     add_request(*body);
+    made += m_slots.back().reply.value.size();
   }
 }
 

@@ -565,3 +565,29 @@ def pipeline(client, requests, window=256):
         if header.get("id") != request_id:
             raise AssertionError(f"reply id {header.get('id')} out of order, expected {request_id}")
     return replies
+
+
+def memory_bytes(pid, field="VmRSS"):
+    """A memory figure of process `pid` from /proc/<pid>/status, in bytes
+    (VmRSS: resident now; VmHWM: peak resident; VmPeak: peak address space)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def raise_open_file_limit(wanted):
+    """Raises this process's soft limit on open files towards its hard limit
+    (children inherit it); returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and (soft < wanted or wanted == resource.RLIM_INFINITY):
+        soft = hard if hard == resource.RLIM_INFINITY or wanted == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def report(line):
+    """Prints a scenario's figures on stderr, one line, so runs can be compared."""
+    sys.stderr.write(f"\n{line}\n")
+    sys.stderr.flush()
