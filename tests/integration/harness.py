@@ -46,16 +46,17 @@ def _sanitized():
         return flag.upper() in ("1", "ON", "TRUE", "YES")
     try:
         with open(DAEMON, "rb") as f:
-            return b"__asan_init" in f.read()
+            binary = f.read()
+        return b"__asan_init" in binary or b"__tsan_init" in binary
     except OSError:
         return False
 
 
-# True when the binaries are the ASan+UBSan build.
+# True when the binaries are a sanitized build (ASan+UBSan or ThreadSanitizer).
 SANITIZED = _sanitized()
 
 
-SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "WARNING: ThreadSanitizer")
 
 
 def sanitizer_reports(log):

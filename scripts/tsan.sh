@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Builds the ThreadSanitizer preset (only what the concurrency tests run: the
+# daemon, the command and the store's unit tests) and runs the tests labelled
+# concurrency: the threaded store suites and the integration modules that
+# drive one daemon from several connections or threads. A race report fails
+# the test that provoked it; tests/tsan.supp holds the suppressions.
+#
+#   scripts/tsan.sh [ctest arguments...]     e.g. scripts/tsan.sh -R protocol
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=${OMNICACHE_BUILD_JOBS:-$(nproc)}
+start=$SECONDS
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan -j "$jobs"
+built=$SECONDS
+status=0
+ctest --preset tsan "$@" || status=$?
+echo "tsan: build $((built - start)) s, tests $((SECONDS - built)) s"
+exit "$status"
