@@ -37,6 +37,9 @@ Reader::Reader(const std::string& path, Stats& stats, TouchLog& touches)
     m_stats(stats),
     m_touches(touches)
 {
+  // Reads pages straight from the mapped file: no copy into the connection's
+  // cache, which SQLite empties whenever another connection commits.
+  m_db.exec("PRAGMA mmap_size = 1099511627776");
   m_get = m_db.prepare(
     fmt::format("SELECT id, layer, CASE WHEN stored_size < {} THEN value END, encoding, raw_size, expires_ms, meta"
                 " FROM entries WHERE tenant = ?1 AND key = ?2",

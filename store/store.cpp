@@ -14,6 +14,11 @@ using protocol::ErrorCode;
 namespace {
 
 constexpr std::size_t k_max_batch = 1024;
+// Hits are written to the database at most this often (and always before an
+// eviction and at stop). Each written hit rewrites its entry's row and moves
+// it in the access index, so under a read load of many keys writing them
+// every sweep would cost more than the reads themselves.
+constexpr auto k_touch_interval = std::chrono::seconds(10);
 
 } // namespace
 
@@ -51,7 +56,7 @@ Store::stop()
   if (m_thread.joinable()) {
     m_thread.join();
   } else {
-    maintain(); // never started: still save what readers recorded
+    maintain(true); // never started: still save what readers recorded
   }
   std::lock_guard lock(m_mutex);
   m_stopped = true;
@@ -70,6 +75,24 @@ Store::submit(WriteJob job)
     }
   }
   job.done(std::make_exception_ptr(Error(ErrorCode::shutting_down, "the daemon is shutting down")));
+}
+
+void
+Store::submit(std::vector<WriteJob> jobs)
+{
+  {
+    std::lock_guard lock(m_mutex);
+    if (!m_stopping) {
+      for (auto& job : jobs) {
+        m_queue.push_back(std::move(job));
+      }
+      m_wake.notify_one();
+      return;
+    }
+  }
+  for (auto& job : jobs) {
+    job.done(std::make_exception_ptr(Error(ErrorCode::shutting_down, "the daemon is shutting down")));
+  }
 }
 
 void
@@ -128,7 +151,7 @@ Store::run()
       run_batch(batch);
     }
     if (stopping || clock::now() >= next_maintenance) {
-      maintain();
+      maintain(stopping);
       next_maintenance = clock::now() + std::chrono::milliseconds(std::max<std::int64_t>(
                                           50, m_writer->limits().sweep_interval_ms));
     }
@@ -185,13 +208,16 @@ Store::run_batch(std::deque<WriteJob>& batch)
 }
 
 void
-Store::maintain()
+Store::maintain(bool stopping)
 {
   try {
     m_writer->begin();
     m_writer->begin_job();
     m_writer->sweep_expired(now_ms(), m_writer->limits().sweep_budget_ms);
-    m_writer->write_touches();
+    if (const auto now = std::chrono::steady_clock::now(); stopping || now >= m_next_touches) {
+      m_writer->write_touches();
+      m_next_touches = now + k_touch_interval;
+    }
     m_writer->evict_to_limits();
     m_writer->end_job();
     m_writer->commit();

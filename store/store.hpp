@@ -6,6 +6,7 @@
 #include "store/touch_log.hpp"
 #include "store/writer.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -14,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace omnicache::store {
 
@@ -55,6 +57,8 @@ public:
   void stop();
 
   void submit(WriteJob job);
+  // Queues several jobs at once: the writer wakes once and can commit them together.
+  void submit(std::vector<WriteJob> jobs);
   void set_limits(const StoreLimits& limits);
 
   std::unique_ptr<Reader> open_reader();
@@ -66,7 +70,9 @@ private:
   void run();
   void run_batch(std::deque<WriteJob>& batch);
   void apply_delta(const Delta& delta);
-  void maintain();
+  // Sweeps, evicts and saves counters; hits are written only every few seconds
+  // and when `stopping`.
+  void maintain(bool stopping);
   void report(const std::string& what, const std::exception& error);
 
   StoreOptions m_options;
@@ -82,6 +88,7 @@ private:
   bool m_limits_changed = false;
   StoreLimits m_new_limits;
   std::thread m_thread;
+  std::chrono::steady_clock::time_point m_next_touches; // writer thread only
 };
 
 } // namespace omnicache::store

@@ -92,6 +92,12 @@ private:
   void link_dependencies(const EntryWrite& entry, std::int64_t id, const std::vector<Dependency>& deps);
 
   sqlite::Connection m_db;
+  // Transaction control runs for every job: prepared once, not parsed each time.
+  sqlite::Statement m_begin;
+  sqlite::Statement m_commit;
+  sqlite::Statement m_savepoint;
+  sqlite::Statement m_release;
+  sqlite::Statement m_rollback_to;
   sqlite::Statement m_find;
   sqlite::Statement m_insert;
   sqlite::Statement m_delete_id;

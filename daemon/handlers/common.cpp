@@ -4,7 +4,11 @@
 
 #include <fmt/core.h>
 
+#include <boost/asio/post.hpp>
+
 #include <memory>
+#include <utility>
+#include <vector>
 
 namespace omnicache::daemon {
 
@@ -52,6 +56,24 @@ count_savings(Context& context, const std::string& tenant, const Json& meta)
     saved[static_cast<std::size_t>(store::ModelCounter::cost_nanousd)] = static_cast<std::uint64_t>(nanousd + 0.5);
   }
   context.shared.store.stats().count_model(tenant, model->get_ref<const std::string&>(), saved);
+}
+
+// Writes that arrive in one turn of a thread's event loop (one from each of
+// many clients, say) reach the writer together, so that one commit holds them
+// all: the commit, not the row, is what costs. The batch is handed over by a
+// handler posted behind the ones already ready, so no write waits for more
+// than the current turn.
+thread_local std::vector<store::WriteJob> t_pending_writes;
+
+void
+queue_write(Context& context, store::WriteJob job)
+{
+  if (t_pending_writes.empty()) {
+    boost::asio::post(context.connection->executor, [&store = context.shared.store] {
+      store.submit(std::exchange(t_pending_writes, {}));
+    });
+  }
+  t_pending_writes.push_back(std::move(job));
 }
 
 } // namespace
@@ -250,7 +272,7 @@ submit_write(Context& context, const protocol::Request& request, std::function<J
 {
   auto result = std::make_shared<Json>();
   const std::uint64_t id = request.id;
-  context.shared.store.submit(store::WriteJob{
+  queue_write(context, store::WriteJob{
     [result, apply = std::move(apply)](store::Writer& writer) { *result = apply(writer); },
     [result, id, done = std::move(done)](std::exception_ptr error) {
       if (!error) {
