@@ -3,51 +3,19 @@
 // flag per line. A configuration that loads, written out again as a file,
 // must load to the same settings.
 #include "fuzz/fuzz_check.hpp"
+#include "fuzz/scratch_file.hpp"
 #include "protocol/config.hpp"
 
 #include <fmt/core.h>
-#include <unistd.h>
 
 #include <map>
 #include <string>
 #include <vector>
 
 using namespace omnicache::protocol;
+using omnicache::fuzz::ScratchFile;
 
 namespace {
-
-// One temporary file, rewritten for each input: the loader reads a path.
-// In /dev/shm when there is one: truncating a file on disk takes
-// milliseconds, which would make the target a hundred times slower.
-class ScratchFile
-{
-public:
-  ScratchFile()
-  {
-    const char* dir = ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    m_path = fmt::format("{}/omnicache-fuzz-XXXXXX", dir);
-    m_fd = mkstemp(m_path.data());
-    FUZZ_CHECK(m_fd >= 0);
-    unlink_at_exit(m_path);
-  }
-  const std::string& write(std::string_view bytes)
-  {
-    FUZZ_CHECK(ftruncate(m_fd, 0) == 0);
-    FUZZ_CHECK(pwrite(m_fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
-    return m_path;
-  }
-
-private:
-  static void unlink_at_exit(const std::string& path)
-  {
-    static std::string s_path;
-    s_path = path;
-    std::atexit([] { ::unlink(s_path.c_str()); });
-  }
-
-  std::string m_path;
-  int m_fd = -1;
-};
 
 // A fixed environment: the defaults must not depend on the machine.
 std::optional<std::string>

@@ -4,17 +4,16 @@
 // read back the same.
 #include "cli/import/table_reader.hpp"
 #include "fuzz/fuzz_check.hpp"
+#include "fuzz/scratch_file.hpp"
 
 #include <nlohmann/json.hpp>
-
-#include <fmt/core.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <string>
 #include <vector>
 
 using namespace omnicache::cli::import;
+using omnicache::fuzz::ScratchFile;
 
 namespace {
 
@@ -44,39 +43,6 @@ same(const Outcome& a, const Outcome& b)
   return a.import_error == b.import_error && a.columns == b.columns
          && std::equal(a.records.begin(), a.records.end(), b.records.begin(), b.records.end(), same_record);
 }
-
-// One temporary file, rewritten for each input: the reader opens a path.
-// In /dev/shm when there is one: truncating a file on disk takes
-// milliseconds, which would make the target a hundred times slower.
-class ScratchFile
-{
-public:
-  ScratchFile()
-  {
-    const char* dir = ::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    m_path = fmt::format("{}/omnicache-fuzz-XXXXXX", dir);
-    m_fd = mkstemp(m_path.data());
-    FUZZ_CHECK(m_fd >= 0);
-    unlink_at_exit(m_path);
-  }
-  const std::string& write(std::string_view bytes)
-  {
-    FUZZ_CHECK(ftruncate(m_fd, 0) == 0);
-    FUZZ_CHECK(pwrite(m_fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
-    return m_path;
-  }
-
-private:
-  static void unlink_at_exit(const std::string& path)
-  {
-    static std::string s_path;
-    s_path = path;
-    std::atexit([] { ::unlink(s_path.c_str()); });
-  }
-
-  std::string m_path;
-  int m_fd = -1;
-};
 
 Outcome
 read_all(std::string_view bytes, Format format, ReaderLimits limits)
