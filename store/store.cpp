@@ -29,6 +29,8 @@ Store::Store(StoreOptions options)
   m_writer->set_limits(m_options.limits);
   m_writer->load_counters();
   m_writer->recount_gauges();
+  m_checkpointer = std::make_unique<Checkpointer>(m_options.path, m_options.sync, m_options.on_error);
+  m_writer->on_log_grew([this](int frames) { m_checkpointer->log_grew(frames); });
 }
 
 Store::~Store()
@@ -40,6 +42,7 @@ void
 Store::start()
 {
   m_thread = std::thread([this] { run(); });
+  m_checkpointer->start();
 }
 
 void
@@ -61,6 +64,7 @@ Store::stop()
   std::lock_guard lock(m_mutex);
   m_stopped = true;
   m_writer.reset();
+  m_checkpointer->stop(); // after the last commit: leaves the log copied back
 }
 
 void
@@ -227,9 +231,6 @@ Store::maintain(bool stopping)
     m_writer->begin();
     m_writer->save_counters();
     m_writer->commit();
-    if (m_options.sync == "normal") {
-      m_writer->checkpoint();
-    }
   } catch (const std::exception& e) {
     report("background maintenance", e);
     try {

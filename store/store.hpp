@@ -1,5 +1,6 @@
 #pragma once
 
+#include "store/checkpointer.hpp"
 #include "store/entry.hpp"
 #include "store/reader.hpp"
 #include "store/stats.hpp"
@@ -79,6 +80,7 @@ private:
   Stats m_stats;
   TouchLog m_touches;
   std::unique_ptr<Writer> m_writer;
+  std::unique_ptr<Checkpointer> m_checkpointer;
 
   mutable std::mutex m_mutex;
   std::condition_variable m_wake;

@@ -59,10 +59,10 @@ Writer::Writer(const std::string& path, const std::string& sync, Stats& stats, T
   // Every replaced or removed entry touches pages spread over the whole table
   // and its indexes; a larger cache keeps them between commits.
   m_db.exec("PRAGMA cache_size = -65536");
-  // The sweep checkpoints every second; between sweeps, let the log grow to
-  // about 40 MiB before a commit has to copy it back: a page changed by many
-  // commits is then copied once.
-  m_db.exec("PRAGMA wal_autocheckpoint = 10000");
+  // Commits never checkpoint: the Checkpointer does, on its own thread (see
+  // on_log_grew). A log that grew large under a burst is cut back to 64 MiB
+  // when it restarts.
+  m_db.exec("PRAGMA journal_size_limit = 67108864");
   m_begin = m_db.prepare("BEGIN IMMEDIATE");
   m_commit = m_db.prepare("COMMIT");
   m_savepoint = m_db.prepare("SAVEPOINT job");
@@ -440,10 +440,17 @@ Writer::save_counters()
 }
 
 void
-Writer::checkpoint()
+Writer::on_log_grew(std::function<void(int)> told)
 {
-  // Syncs the write-ahead log, bounding what an OS crash can lose.
-  m_db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+  m_log_grew = std::move(told);
+  // Replaces SQLite's automatic checkpoint, which would run inside a commit.
+  sqlite3_wal_hook(
+    m_db.handle(),
+    [](void* self, sqlite3*, const char*, int frames) {
+      static_cast<Writer*>(self)->m_log_grew(frames);
+      return SQLITE_OK;
+    },
+    this);
 }
 
 void

@@ -6,6 +6,7 @@
 #include "store/stats.hpp"
 #include "store/touch_log.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,7 +64,9 @@ public:
   std::uint64_t evict_to_limits();
   void write_touches();
   void save_counters();
-  void checkpoint();
+  // `told` is called after each commit with the number of pages in the
+  // write-ahead log; commits themselves never checkpoint.
+  void on_log_grew(std::function<void(int)> told);
 
   // Recounts the gauges from the database (at start, and after a failed commit).
   void recount_gauges();
@@ -106,6 +109,7 @@ private:
   sqlite::Statement m_insert_vector;
   std::int64_t m_last_id = 0;
   sqlite::Statement m_touch;
+  std::function<void(int)> m_log_grew;
   sqlite::Statement m_save_counter;
   sqlite::Statement m_sweep;
   sqlite::Statement m_evict;
