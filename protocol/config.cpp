@@ -21,6 +21,7 @@ constexpr std::string_view k_log_levels[] = {"error", "warn", "info", "debug"};
 constexpr std::string_view k_sync_modes[] = {"off", "normal", "full"};
 constexpr std::string_view k_on_off[] = {"on", "off"};
 constexpr std::string_view k_embedders[] = {"lexical", "openai"};
+constexpr std::string_view k_proxy_scopes[] = {"shared", "per-key"};
 
 using S = Settings;
 
@@ -157,8 +158,130 @@ const std::array k_specs{
               "How long the command waits for a daemon it started to answer."},
   SettingSpec{"client.timeout", "OMNICACHE_TIMEOUT", "1m", Kind::duration, true, &S::timeout_ms,
               "How long the command waits for a reply before giving up. 0 = forever."},
+  // [proxy]
+  SettingSpec{"proxy.listen", "OMNICACHE_PROXY_LISTEN", "", Kind::string, false, &S::proxy_listen,
+              "HOST:PORT where the daemon serves its HTTP caching proxy for OpenAI- and Anthropic-style APIs, "
+              "such as 127.0.0.1:8411 or [::1]:8411; port 0 takes any free port. Empty: no proxy. Point "
+              "clients at it with OPENAI_BASE_URL=http://127.0.0.1:8411/v1 or "
+              "ANTHROPIC_BASE_URL=http://127.0.0.1:8411. Anyone who can reach the address can use it: keep it "
+              "on loopback, or set [proxy.tokens]."},
+  SettingSpec{"proxy.upstream", "OMNICACHE_PROXY_UPSTREAM", "https://api.openai.com", Kind::string, false,
+              &S::proxy_upstream,
+              "Base URL that OpenAI-style requests (and every path the proxy does not cache) are forwarded to; "
+              "the request's path is appended, without repeating /v1 when the URL ends in it: "
+              "https://api.openai.com, http://127.0.0.1:11434/v1 (Ollama), http://127.0.0.1:8000/v1 (vLLM)."},
+  SettingSpec{"proxy.anthropic_upstream", "OMNICACHE_PROXY_ANTHROPIC_UPSTREAM", "https://api.anthropic.com",
+              Kind::string, false, &S::proxy_anthropic_upstream,
+              "Base URL that Anthropic-style requests (paths under /v1/messages) are forwarded to."},
+  SettingSpec{"proxy.scope", "OMNICACHE_PROXY_SCOPE", "shared", Kind::choice, true, &S::proxy_scope,
+              "Whose answers a request may be served. shared: every client shares the tenant proxy.tenant. "
+              "per-key: each API key gets a tenant of its own (key- and a hash of the key), so clients with "
+              "different keys never see each other's answers. Ignored when [proxy.tokens] is set: each token "
+              "names its tenant.", k_proxy_scopes},
+  SettingSpec{"proxy.tenant", "OMNICACHE_PROXY_TENANT", "default", Kind::string, true, &S::proxy_tenant,
+              "Tenant the proxy caches in with scope = \"shared\", and for requests without an API key."},
+  SettingSpec{"proxy.tenant_header", "OMNICACHE_PROXY_TENANT_HEADER", "off", Kind::choice, true,
+              &S::proxy_tenant_header,
+              "on: a request's X-Omnicache-Tenant header chooses its tenant. Turn it on only when every client "
+              "is trusted to pick its own: on or off.", k_on_off},
+  SettingSpec{"proxy.semantic", "OMNICACHE_PROXY_SEMANTIC", "off", Kind::choice, true, &S::proxy_semantic,
+              "on: a request that misses is also looked up by meaning (the [semantic] settings), and answered "
+              "from a near enough earlier question. A request's X-Omnicache-Semantic header (on, off or a "
+              "threshold such as 0.92) overrides it: on or off.", k_on_off},
+  SettingSpec{"proxy.timeout", "OMNICACHE_PROXY_TIMEOUT", "10m", Kind::duration, true, &S::proxy_timeout_ms,
+              "Longest wait for the head of the upstream's answer; past it the client gets 504. A streamed "
+              "answer may then take as long as it needs.", {}, 1, 86'400'000},
+  SettingSpec{"proxy.idle_timeout", "OMNICACHE_PROXY_IDLE_TIMEOUT", "75s", Kind::duration, true,
+              &S::proxy_idle_timeout_ms,
+              "A kept-alive client connection with no request for this long is closed.", {}, 1, 86'400'000},
+  SettingSpec{"proxy.max_body", "OMNICACHE_PROXY_MAX_BODY", "32MiB", Kind::size, true, &S::proxy_max_body_bytes,
+              "Largest request body the proxy accepts; a larger one gets 413.", {}, 1024, 1ull << 32},
+  SettingSpec{"proxy.openai_key_env", "OMNICACHE_PROXY_OPENAI_KEY_ENV", "OPENAI_API_KEY", Kind::string, true,
+              &S::proxy_openai_key_env,
+              "With [proxy.tokens]: environment variable, in the daemon's environment, holding the key the proxy "
+              "sends to the OpenAI upstream (Authorization: Bearer) in place of the client's token. Unset or "
+              "empty: no key is sent. Without tokens the client's own key is forwarded."},
+  SettingSpec{"proxy.anthropic_key_env", "OMNICACHE_PROXY_ANTHROPIC_KEY_ENV", "ANTHROPIC_API_KEY", Kind::string,
+              true, &S::proxy_anthropic_key_env,
+              "With [proxy.tokens]: environment variable holding the key sent to the Anthropic upstream "
+              "(x-api-key) in place of the client's token."},
 };
 // clang-format on
+
+bool
+is_port(std::string_view text)
+{
+  std::uint32_t port = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
+  return !text.empty() && ec == std::errc() && end == text.data() + text.size() && port <= 65535;
+}
+
+// An IPv4 address, a host name such as localhost, or an IPv6 address in
+// brackets.
+bool
+is_host(std::string_view host)
+{
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    const auto inner = host.substr(1, host.size() - 2);
+    return inner.find(':') != std::string_view::npos
+           && inner.find_first_not_of("0123456789abcdefABCDEF:.") == std::string_view::npos;
+  }
+  if (host.empty() || host.size() > 253 || host.front() == '.' || host.back() == '.'
+      || host.find("..") != std::string_view::npos) {
+    return false;
+  }
+  if (host.find_first_not_of("0123456789.") == std::string_view::npos) {
+    int parts = 0;
+    for (std::size_t start = 0; start <= host.size(); ++parts) {
+      const auto dot = std::min(host.find('.', start), host.size());
+      std::uint32_t part = 0;
+      const auto text = host.substr(start, dot - start);
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), part);
+      if (text.empty() || text.size() > 3 || ec != std::errc() || end != text.data() + text.size() || part > 255) {
+        return false;
+      }
+      start = dot + 1;
+    }
+    return parts == 4;
+  }
+  return host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
+         == std::string_view::npos;
+}
+
+// HOST:PORT, with the port required.
+bool
+is_host_port(std::string_view text)
+{
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    return false;
+  }
+  return is_host(text.substr(0, colon)) && is_port(text.substr(colon + 1));
+}
+
+// http:// or https://, a host, an optional port, then any path.
+bool
+is_http_url(std::string_view url)
+{
+  std::string_view rest;
+  if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  } else if (url.starts_with("https://")) {
+    rest = url.substr(8);
+  } else {
+    return false;
+  }
+  const auto authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.find('@') != std::string_view::npos) {
+    return false; // credentials belong in the key variables, not in a URL that is logged
+  }
+  const auto bracket = authority.rfind(']');
+  const auto colon = authority.rfind(':');
+  if (colon != std::string_view::npos && (bracket == std::string_view::npos || colon > bracket)) {
+    return is_host(authority.substr(0, colon)) && is_port(authority.substr(colon + 1));
+  }
+  return is_host(authority);
+}
 
 // Reads a setting's text into its field; throws ConfigError with a message
 // that the caller prefixes with where the value came from.
@@ -173,6 +296,13 @@ apply(const SettingSpec& spec, Settings& settings, std::string_view text, const 
   case Kind::string:
     if (text.empty() && !spec.fallback.empty()) { // no default: empty means unset
       fail("a non-empty string");
+    }
+    if (spec.key == "proxy.listen" && !text.empty() && !is_host_port(text)) {
+      fail("HOST:PORT such as 127.0.0.1:8411, localhost:8411 or [::1]:8411, port 0 to 65535, or empty for no "
+           "proxy");
+    }
+    if ((spec.key == "proxy.upstream" || spec.key == "proxy.anthropic_upstream") && !is_http_url(text)) {
+      fail("a URL starting with http:// or https:// and naming a host, such as https://api.openai.com");
     }
     settings.*std::get<std::string Settings::*>(spec.field) = std::string(text);
     return;
@@ -379,6 +509,13 @@ Config::load(const ConfigSources& sources)
       for (const auto& [name, node] : *table) {
         const std::string key = fmt::format("{}.{}", section_key.str(), name.str());
         const auto where = fmt::format("{}:{}", config.m_file, node.source().begin.line);
+        if (config_tables::is_table_section(key)) { // [proxy.tokens] is a table inside [proxy]
+          if (const auto* inner = node.as_table(); inner != nullptr) {
+            config_tables::load(key, *inner, config.m_file, config.m_settings);
+            continue;
+          }
+          throw ConfigError(fmt::format("{}: {} must be a table, e.g. [{}]", where, key, key));
+        }
         const SettingSpec* spec = find_setting(key);
         if (spec == nullptr) {
           throw ConfigError(fmt::format("{}: unknown key '{}'", where, key));
@@ -594,6 +731,9 @@ Config::changed_keys(const Config& other) const
   }
   if (m_settings.rules != other.m_settings.rules) {
     out.emplace_back("rules");
+  }
+  if (m_settings.proxy_tokens != other.m_settings.proxy_tokens) {
+    out.emplace_back("proxy.tokens");
   }
   return out;
 }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -30,6 +31,7 @@ struct Price
 {
   double input = 0;
   double output = 0;
+  std::optional<double> cached_input; // what a provider charges for input tokens it had cached
   bool operator==(const Price&) const = default;
 };
 
@@ -97,9 +99,24 @@ struct Settings
   std::string tenant;
   std::int64_t start_timeout_ms = 0;
   std::int64_t timeout_ms = 0;
-  // [prices] and [rules]: tables keyed by model and by event; file only.
+  // [proxy]
+  std::string proxy_listen; // HOST:PORT, or empty: no proxy
+  std::string proxy_upstream;
+  std::string proxy_anthropic_upstream;
+  std::string proxy_scope; // shared or per-key
+  std::string proxy_tenant;
+  std::string proxy_tenant_header; // on or off
+  std::string proxy_semantic;      // on or off
+  std::int64_t proxy_timeout_ms = 0;
+  std::int64_t proxy_idle_timeout_ms = 0;
+  std::uint64_t proxy_max_body_bytes = 0;
+  std::string proxy_openai_key_env;
+  std::string proxy_anthropic_key_env;
+  // [prices], [rules] and [proxy.tokens]: tables keyed by model, by event and
+  // by token; file only.
   std::map<std::string, Price, std::less<>> prices;
   std::map<std::string, Rule, std::less<>> rules;
+  std::map<std::string, std::string, std::less<>> proxy_tokens; // token -> tenant
 
   // The default TTL of a layer; 0 means no expiry.
   std::int64_t default_ttl_ms(std::string_view layer) const;

@@ -4,6 +4,8 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
+
 namespace omnicache::protocol::config_tables {
 
 namespace {
@@ -65,8 +67,11 @@ load_price(const std::string& model, const toml::table& table, const std::string
       price.input = price_of(node, file, key);
     } else if (name.str() == "output") {
       price.output = price_of(node, file, key);
+    } else if (name.str() == "cached_input") {
+      price.cached_input = price_of(node, file, key);
     } else {
-      throw ConfigError(fmt::format("{}: unknown key '{}' (a price has input and output)", where(file, node), key));
+      throw ConfigError(fmt::format("{}: unknown key '{}' (a price has input, output and cached_input)",
+                                    where(file, node), key));
     }
   }
   settings.prices[model] = price;
@@ -103,6 +108,30 @@ load_rule(const std::string& event, const toml::table& table, const std::string&
   settings.rules[event] = std::move(rule);
 }
 
+// TENANT = "TOKEN": kept from token to tenant, the way requests look it up.
+void
+load_tokens(const toml::table& table, const std::string& file, Settings& settings)
+{
+  for (const auto& [name, node] : table) {
+    const std::string key = fmt::format("proxy.tokens.{}", name.str());
+    const auto* token = node.as_string();
+    if (token == nullptr || token->get().empty()) {
+      throw ConfigError(fmt::format("{}: {} must be a non-empty string: the token clients of tenant {} send as "
+                                    "Authorization: Bearer TOKEN or x-api-key: TOKEN",
+                                    where(file, node), key, name.str()));
+    }
+    if (name.str().empty()) {
+      throw ConfigError(fmt::format("{}: {}: the tenant name is empty", where(file, node), key));
+    }
+    const auto [it, added] = settings.proxy_tokens.emplace(token->get(), std::string(name.str()));
+    if (!added) {
+      throw ConfigError(fmt::format("{}: {}: the same token is already given to tenant {}; each token names one "
+                                    "tenant",
+                                    where(file, node), key, it->second));
+    }
+  }
+}
+
 std::string
 joined(const std::vector<std::string>& items)
 {
@@ -119,12 +148,16 @@ joined(const std::vector<std::string>& items)
 bool
 is_table_section(std::string_view section)
 {
-  return section == "prices" || section == "rules";
+  return section == "prices" || section == "rules" || section == "proxy.tokens";
 }
 
 void
 load(std::string_view section, const toml::table& table, const std::string& file, Settings& settings)
 {
+  if (section == "proxy.tokens") {
+    load_tokens(table, file, settings);
+    return;
+  }
   for (const auto& [name, node] : table) {
     const auto* entry = node.as_table();
     const std::string key = fmt::format("{}.{}", section, name.str());
@@ -146,6 +179,9 @@ show(const Settings& settings)
   for (const auto& [model, price] : settings.prices) {
     out.emplace_back(fmt::format("prices.{}.input", model), fmt::format("{}", price.input));
     out.emplace_back(fmt::format("prices.{}.output", model), fmt::format("{}", price.output));
+    if (price.cached_input) {
+      out.emplace_back(fmt::format("prices.{}.cached_input", model), fmt::format("{}", *price.cached_input));
+    }
   }
   for (const auto& [event, rule] : settings.rules) {
     const std::pair<const char*, const std::vector<std::string>*> parts[] = {
@@ -156,6 +192,15 @@ show(const Settings& settings)
       }
     }
   }
+  // The tokens are secrets: only which tenants have one is shown.
+  std::vector<std::string> tenants;
+  for (const auto& [token, tenant] : settings.proxy_tokens) {
+    tenants.push_back(tenant);
+  }
+  std::sort(tenants.begin(), tenants.end());
+  for (const auto& tenant : tenants) {
+    out.emplace_back(fmt::format("proxy.tokens.{}", tenant), "********");
+  }
   return out;
 }
 
@@ -165,10 +210,13 @@ template_text()
   return R"(
 # Prices turn cache hits into money saved (omnicache stats shows it per
 # model): US dollars per million input (prompt) and output (completion)
-# tokens. One table per model, named as requests name it.
+# tokens. One table per model, named as requests name it. cached_input, when
+# given, is what the provider charges for input tokens served from its own
+# prompt cache: stats then shows what that caching saved.
 #   [prices."gpt-4o"]
 #   input = 2.50
 #   output = 10.00
+#   cached_input = 1.25
 
 # Events: `omnicache event NAME key=value...` removes every entry matching any
 # target of [rules.NAME]. {key} placeholders take the event's values.
@@ -178,6 +226,14 @@ template_text()
 #   deps = ["doc:{doc}"]
 #   patterns = ["summary:{doc}:*"]
 #   layers = ["retrieval"]
+
+# Proxy tokens: with this table, every proxy request must carry one of these
+# tokens (Authorization: Bearer TOKEN or x-api-key: TOKEN) and is cached in
+# the tenant it names; the proxy then sends the upstream the keys named by
+# proxy.openai_key_env and proxy.anthropic_key_env. TENANT = "TOKEN".
+#   [proxy.tokens]
+#   team-a = "a-long-random-token"
+#   team-b = "another-long-random-token"
 )";
 }
 

@@ -661,6 +661,19 @@ class ConfigShow(IntegrationTest):
             ("client.tenant", "OMNICACHE_TENANT", "acme", "acme"),
             ("client.start_timeout", "OMNICACHE_START_TIMEOUT", "2s", "2s"),
             ("client.timeout", "OMNICACHE_TIMEOUT", "30s", "30s"),
+            ("proxy.listen", "OMNICACHE_PROXY_LISTEN", "127.0.0.1:8411", "127.0.0.1:8411"),
+            ("proxy.upstream", "OMNICACHE_PROXY_UPSTREAM", "http://127.0.0.1:11434/v1", "http://127.0.0.1:11434/v1"),
+            ("proxy.anthropic_upstream", "OMNICACHE_PROXY_ANTHROPIC_UPSTREAM", "http://[::1]:8080",
+             "http://[::1]:8080"),
+            ("proxy.scope", "OMNICACHE_PROXY_SCOPE", "per-key", "per-key"),
+            ("proxy.tenant", "OMNICACHE_PROXY_TENANT", "team", "team"),
+            ("proxy.tenant_header", "OMNICACHE_PROXY_TENANT_HEADER", "on", "on"),
+            ("proxy.semantic", "OMNICACHE_PROXY_SEMANTIC", "on", "on"),
+            ("proxy.timeout", "OMNICACHE_PROXY_TIMEOUT", "90s", "1m30s"),
+            ("proxy.idle_timeout", "OMNICACHE_PROXY_IDLE_TIMEOUT", "30s", "30s"),
+            ("proxy.max_body", "OMNICACHE_PROXY_MAX_BODY", "8MiB", "8MiB"),
+            ("proxy.openai_key_env", "OMNICACHE_PROXY_OPENAI_KEY_ENV", "MY_OPENAI_KEY", "MY_OPENAI_KEY"),
+            ("proxy.anthropic_key_env", "OMNICACHE_PROXY_ANTHROPIC_KEY_ENV", "MY_ANTHROPIC_KEY", "MY_ANTHROPIC_KEY"),
         ]
         env = {variable: value for _, variable, value, _ in table}
         settings = self.cli_json("config", "show", env=env)["settings"]
