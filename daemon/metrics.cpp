@@ -32,6 +32,7 @@ LatencyHistogram::record(std::chrono::nanoseconds elapsed)
 {
   const auto ns = static_cast<std::uint64_t>(std::max<std::int64_t>(0, elapsed.count()));
   m_buckets[bucket_of(ns)].fetch_add(1, std::memory_order_relaxed);
+  m_sum_ns.fetch_add(ns, std::memory_order_relaxed);
 }
 
 std::uint64_t
@@ -60,6 +61,29 @@ LatencyHistogram::quantile(double q) const
     }
   }
   return std::chrono::nanoseconds(upper_edge(k_buckets - 1));
+}
+
+LatencyHistogram::Cumulative
+LatencyHistogram::cumulative(std::span<const std::chrono::nanoseconds> edges) const
+{
+  Cumulative out;
+  out.sum = std::chrono::nanoseconds(static_cast<std::int64_t>(m_sum_ns.load(std::memory_order_relaxed)));
+  out.at_most.assign(edges.size(), 0);
+  std::size_t edge = 0;
+  for (std::size_t i = 0; i < k_buckets; ++i) {
+    const auto n = m_buckets[i].load(std::memory_order_relaxed);
+    // Bucket i holds [lower, upper_edge(i)): all of it is at or below an edge
+    // E when upper_edge(i) - 1 <= E.
+    while (edge < edges.size() && upper_edge(i) - 1 > static_cast<std::uint64_t>(edges[edge].count())) {
+      out.at_most[edge] = out.count;
+      ++edge;
+    }
+    out.count += n;
+  }
+  for (; edge < edges.size(); ++edge) {
+    out.at_most[edge] = out.count;
+  }
+  return out;
 }
 
 Metrics::Metrics(std::size_t operations)

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <vector>
 
 // Server figures that live only as long as the process: connections,
 // requests, and latency per operation (counters that must survive a restart
@@ -21,12 +23,25 @@ public:
   // The upper edge of the bucket holding the q-th quantile (0 < q <= 1).
   std::chrono::nanoseconds quantile(double q) const;
 
+  // The histogram as Prometheus exports it, from one read of the buckets so
+  // that the figures agree with each other: for each of `edges` (ascending)
+  // the recordings at or below it, counting a bucket only when its whole
+  // range is (so within 12.5% of the edge); every recording; and their sum.
+  struct Cumulative
+  {
+    std::vector<std::uint64_t> at_most; // one per edge, non-decreasing
+    std::uint64_t count = 0;
+    std::chrono::nanoseconds sum{0};
+  };
+  Cumulative cumulative(std::span<const std::chrono::nanoseconds> edges) const;
+
 private:
   static constexpr int k_sub_bits = 3;
   static constexpr std::size_t k_buckets = 64 << k_sub_bits;
   static std::size_t bucket_of(std::uint64_t ns);
   static std::uint64_t upper_edge(std::size_t bucket);
   std::array<std::atomic<std::uint64_t>, k_buckets> m_buckets{};
+  std::atomic<std::uint64_t> m_sum_ns{0};
 };
 
 class Metrics

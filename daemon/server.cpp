@@ -64,11 +64,15 @@ Server::~Server()
   // Everything bound to an event loop goes before the loops themselves,
   // the embedder too: its pending callbacks post to them.
   m_embedder.reset();
+  if (m_proxy) {
+    m_proxy->close_upstreams();
+  }
   m_timer.reset();
   m_accept_timer.reset();
   m_signals.reset();
   m_acceptor.reset();
   m_workers.clear();
+  m_proxy.reset();
   if (m_store) {
     m_store->stop();
   }
@@ -240,6 +244,16 @@ Server::open()
   }
   load_semantic_index();
 
+  if (!s.proxy_listen.empty()) {
+    try {
+      m_proxy = std::make_unique<proxy::ProxyServer>(*m_shared, m_workers, s);
+      m_proxy->listen(s.proxy_listen);
+    } catch (const std::exception& e) {
+      throw StartupError(e.what());
+    }
+    m_info.proxy = m_proxy->address();
+  }
+
   remove_stale_socket(s.socket);
   m_acceptor.emplace(listen_on_socket());
 }
@@ -322,6 +336,11 @@ Server::run()
   m_metrics.last_activity_ms = steady_ms();
   m_store->start();
   accept();
+  if (m_proxy) {
+    m_proxy->start();
+    log::info("HTTP proxy listening on {} (upstreams {} and {})", m_proxy->address(),
+              m_config->settings().proxy_upstream, m_config->settings().proxy_anthropic_upstream);
+  }
 
   log::info("omnicached {} serving {} (database {}, pid {}, {} thread{})", k_version, m_info.socket,
             m_info.database, getpid(), m_workers.size(), m_workers.size() == 1 ? "" : "s");
@@ -511,7 +530,8 @@ Server::tick()
   }
   check_socket();
   const auto idle_timeout = m_config->settings().idle_timeout_ms;
-  if (!m_foreground && idle_timeout > 0 && m_metrics.connections.load() == 0
+  // A proxy is a service other programs point at: it does not time out.
+  if (!m_foreground && !m_proxy && idle_timeout > 0 && m_metrics.connections.load() == 0
       && steady_ms() - m_metrics.last_activity_ms.load() >= idle_timeout) {
     log::info("no clients for {}; exiting", protocol::format_duration_ms(idle_timeout));
     begin_shutdown();
@@ -540,6 +560,9 @@ Server::begin_shutdown()
   }
   // New clients now find no socket rather than a socket nobody answers.
   unlink_own_socket();
+  if (m_proxy) {
+    m_proxy->stop();
+  }
   for (auto& worker : m_workers) {
     boost::asio::post(worker->io, [&worker = *worker] {
       for (const auto& weak : worker.sessions) {

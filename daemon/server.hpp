@@ -3,6 +3,7 @@
 #include "daemon/handlers/handler.hpp"
 #include "daemon/lifetime.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/proxy/server.hpp"
 #include "daemon/session.hpp"
 #include "protocol/config.hpp"
 #include "store/store.hpp"
@@ -78,6 +79,7 @@ private:
   std::atomic<bool> m_index_stop{false};
   std::atomic<bool> m_index_complete{false};
   std::unique_ptr<Shared> m_shared;
+  std::unique_ptr<proxy::ProxyServer> m_proxy; // [proxy] listen set
   std::vector<std::unique_ptr<Worker>> m_workers;
   std::vector<std::thread> m_threads;
   std::optional<Acceptor> m_acceptor;

@@ -43,12 +43,17 @@ inline constexpr std::size_t k_counter_count = k_counter_info.size();
 
 using CounterValues = std::array<std::uint64_t, k_counter_count>;
 
-// What cache hits saved, per model (from the metadata of the entries hit).
+// What cache hits saved, per model (from the metadata of the entries hit),
+// and what the provider's own prompt cache did for the requests the proxy
+// forwarded (from the usage of their answers).
 enum class ModelCounter : std::size_t {
   hits,
   prompt_tokens,
   completion_tokens,
   cost_nanousd, // billionths of a US dollar, from [prices]
+  provider_cached_tokens,
+  provider_cache_write_tokens,
+  provider_cost_nanousd,
 };
 
 struct ModelCounterInfo
@@ -58,11 +63,19 @@ struct ModelCounterInfo
   std::string_view description;
 };
 
-inline constexpr std::array<ModelCounterInfo, 4> k_model_counter_info{{
+// Persisted by name: a database written before a counter existed loads with
+// it at 0.
+inline constexpr std::array<ModelCounterInfo, 7> k_model_counter_info{{
   {ModelCounter::hits, "hits", "hits on entries of this model"},
   {ModelCounter::prompt_tokens, "prompt_tokens_saved", "input tokens not sent again"},
   {ModelCounter::completion_tokens, "completion_tokens_saved", "output tokens not generated again"},
   {ModelCounter::cost_nanousd, "cost_saved_nanousd", "what those tokens would have cost, in 1e-9 USD"},
+  {ModelCounter::provider_cached_tokens, "provider_cached_tokens",
+   "input tokens the provider served from its prompt cache"},
+  {ModelCounter::provider_cache_write_tokens, "provider_cache_write_tokens",
+   "input tokens the provider wrote to its prompt cache"},
+  {ModelCounter::provider_cost_nanousd, "provider_cost_saved_nanousd",
+   "what the provider's prompt cache saved, in 1e-9 USD, from [prices] cached_input"},
 }};
 inline constexpr std::size_t k_model_counter_count = k_model_counter_info.size();
 

@@ -85,12 +85,28 @@ render(const Json& stats)
   }
 
   if (stats.contains("models") && !stats["models"].empty()) {
-    output::Table models({"model", "hits", "prompt tokens", "completion tokens", "cost saved"});
+    // The provider's own prompt caching, seen by the proxy: columns only when
+    // there is some.
+    bool provider = false;
     for (const auto& [name, figures] : stats["models"].items()) {
-      models.add({name, std::to_string(figures.value("hits", std::uint64_t{0})),
-                  std::to_string(figures.value("prompt_tokens_saved", std::uint64_t{0})),
-                  std::to_string(figures.value("completion_tokens_saved", std::uint64_t{0})),
-                  fmt::format("${:.4f}", figures.value("cost_saved_usd", 0.0))});
+      provider = provider || figures.value("provider_cached_tokens", std::uint64_t{0}) != 0
+                 || figures.value("provider_cache_write_tokens", std::uint64_t{0}) != 0;
+    }
+    std::vector<std::string> columns{"model", "hits", "prompt tokens", "completion tokens", "cost saved"};
+    if (provider) {
+      columns.insert(columns.end(), {"provider cached", "provider written", "provider saved"});
+    }
+    output::Table models(columns);
+    for (const auto& [name, figures] : stats["models"].items()) {
+      std::vector<std::string> row{name, number(figures, "hits"), number(figures, "prompt_tokens_saved"),
+                                   number(figures, "completion_tokens_saved"),
+                                   fmt::format("${:.4f}", figures.value("cost_saved_usd", 0.0))};
+      if (provider) {
+        row.insert(row.end(),
+                   {number(figures, "provider_cached_tokens"), number(figures, "provider_cache_write_tokens"),
+                    fmt::format("${:.4f}", figures.value("provider_cost_saved_usd", 0.0))});
+      }
+      models.add(row);
     }
     out += "\n" + models.render();
   }

@@ -30,6 +30,7 @@ struct ServerInfo
   std::string config_file;
   bool foreground = false;
   std::int64_t started_ms = 0; // wall clock
+  std::string proxy;           // HOST:PORT the HTTP proxy listens on, or empty
   std::chrono::steady_clock::time_point started;
 };
 

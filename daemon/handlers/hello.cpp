@@ -44,7 +44,7 @@ handle_hello(Context& context, const protocol::Request& request)
   for (auto name : protocol::k_capabilities) {
     capabilities.push_back(name);
   }
-  return ok_reply(request, {
+  auto reply = ok_reply(request, {
                              {"version", std::min<std::int64_t>(*version, protocol::k_protocol_version)},
                              {"server", "omnicached"},
                              {"server_version", k_version},
@@ -60,6 +60,11 @@ handle_hello(Context& context, const protocol::Request& request)
                                 {"max_in_flight", s.max_in_flight},
                               }},
                            });
+  // Where the HTTP proxy listens, for clients (and tests) that asked for any port.
+  if (!context.shared.info.proxy.empty()) {
+    reply.header["proxy"] = context.shared.info.proxy;
+  }
+  return reply;
 }
 
 } // namespace omnicache::daemon

@@ -70,7 +70,8 @@ server_figures(const Context& context)
   };
 }
 
-// What hits saved, per model, for one tenant or all.
+// What hits, and the providers' own prompt caches, saved per model, for one
+// tenant or all.
 Json
 model_figures(const Context& context, const std::string& tenant, bool all)
 {
@@ -93,6 +94,7 @@ model_figures(const Context& context, const std::string& tenant, bool all)
     const auto value = [&values](store::ModelCounter counter) { return values[static_cast<std::size_t>(counter)]; };
     figures["tokens_saved"] = value(store::ModelCounter::prompt_tokens) + value(store::ModelCounter::completion_tokens);
     figures["cost_saved_usd"] = static_cast<double>(value(store::ModelCounter::cost_nanousd)) / 1e9;
+    figures["provider_cost_saved_usd"] = static_cast<double>(value(store::ModelCounter::provider_cost_nanousd)) / 1e9;
     out[model] = std::move(figures);
   }
   return out;
