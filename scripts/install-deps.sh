@@ -11,9 +11,15 @@ packages=(
   libboost-dev libboost-system-dev
   libsqlite3-dev libzstd-dev libssl-dev
   libcli11-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev doctest-dev libhnswlib-dev
-  python3
+  python3 curl
   clang libclang-rt-14-dev  # libFuzzer targets (fuzz/)
 )
+# The proxy's tests drive it with the official openai and @anthropic-ai/sdk
+# packages (installed from npm by the tests). A Node.js already on the machine
+# (18 or later) is used as it is; Debian's comes with npm otherwise.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 if [[ ${1:-} == --bench ]]; then
   packages+=(redis-server redis-tools hyperfine linux-perf valgrind)
 fi
