@@ -48,6 +48,27 @@ is_stale(const error_code& ec)
 
 } // namespace
 
+boost::asio::ssl::context
+make_tls_context()
+{
+  boost::asio::ssl::context context(boost::asio::ssl::context::tls_client);
+  context.set_default_verify_paths();
+  context.set_verify_mode(boost::asio::ssl::verify_peer);
+  SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+  return context;
+}
+
+void
+expect_peer(boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& stream, const std::string& host)
+{
+  error_code not_ip;
+  boost::asio::ip::make_address(host, not_ip);
+  if (not_ip) { // SNI carries names only
+    SSL_set_tlsext_host_name(stream.native_handle(), host.c_str());
+  }
+  stream.set_verify_callback(boost::asio::ssl::host_name_verification(host));
+}
+
 std::string
 Url::authority() const
 {
@@ -121,10 +142,7 @@ Client::Client(boost::asio::io_context& io, Url url)
     m_deadline(io)
 {
   if (m_url.tls) {
-    m_tls_context.emplace(boost::asio::ssl::context::tls_client);
-    m_tls_context->set_default_verify_paths(); // the system's store; SSL_CERT_FILE and SSL_CERT_DIR override it
-    m_tls_context->set_verify_mode(boost::asio::ssl::verify_peer);
-    SSL_CTX_set_min_proto_version(m_tls_context->native_handle(), TLS1_2_VERSION);
+    m_tls_context.emplace(make_tls_context());
   }
 }
 
@@ -194,12 +212,7 @@ Client::open_to(Endpoints endpoints, std::shared_ptr<Exchange> exchange)
   m_buffer.clear();
   if (m_url.tls) {
     m_tls.emplace(m_io, *m_tls_context);
-    error_code not_ip;
-    boost::asio::ip::make_address(m_url.host, not_ip);
-    if (not_ip) { // SNI carries names only
-      SSL_set_tlsext_host_name(m_tls->native_handle(), m_url.host.c_str());
-    }
-    m_tls->set_verify_callback(boost::asio::ssl::host_name_verification(m_url.host));
+    expect_peer(*m_tls, m_url.host);
   } else {
     m_socket.emplace(m_io);
   }

@@ -40,6 +40,13 @@ struct Url
 // Throws std::invalid_argument saying what is wrong with `text`.
 Url parse_url(std::string_view text);
 
+// A client context that checks the peer against the system's store
+// (SSL_CERT_FILE and SSL_CERT_DIR override it) and wants TLS 1.2 or later.
+boost::asio::ssl::context make_tls_context();
+// Makes `stream` send `host` as SNI (when it is a name) and check that the
+// peer's certificate is for it.
+void expect_peer(boost::asio::ssl::stream<boost::asio::ip::tcp::socket>& stream, const std::string& host);
+
 struct Response
 {
   unsigned status = 0;

@@ -6,7 +6,6 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -20,7 +19,6 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <fmt/core.h>
-#include <openssl/ssl.h>
 
 #include <sys/socket.h>
 
@@ -155,12 +153,7 @@ Connection::Connection(State& state) : m_state(state)
     return;
   }
   m_tls.emplace(state.io, *state.tls_context);
-  error_code not_ip;
-  boost::asio::ip::make_address(state.url.host, not_ip);
-  if (not_ip) { // SNI carries names only
-    SSL_set_tlsext_host_name(m_tls->native_handle(), state.url.host.c_str());
-  }
-  m_tls->set_verify_callback(boost::asio::ssl::host_name_verification(state.url.host));
+  http::expect_peer(*m_tls, state.url.host);
 }
 
 void
@@ -580,10 +573,7 @@ Upstream::Upstream(boost::asio::io_context& io, std::string_view base_url)
 {
   m_impl->state = std::make_shared<State>(io, http::parse_url(base_url));
   if (m_impl->state->url.tls) {
-    auto& context = m_impl->state->tls_context.emplace(boost::asio::ssl::context::tls_client);
-    context.set_default_verify_paths(); // the system's store; SSL_CERT_FILE and SSL_CERT_DIR override it
-    context.set_verify_mode(boost::asio::ssl::verify_peer);
-    SSL_CTX_set_min_proto_version(context.native_handle(), TLS1_2_VERSION);
+    m_impl->state->tls_context.emplace(http::make_tls_context());
   }
 }
 
