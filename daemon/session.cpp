@@ -3,10 +3,11 @@
 #include "daemon/log.hpp"
 
 #include <boost/asio/post.hpp>
-#include <atomic>
-#include <utility>
 #include <boost/asio/write.hpp>
 #include <fmt/core.h>
+
+#include <atomic>
+#include <utility>
 
 namespace omnicache::daemon {
 
@@ -160,7 +161,12 @@ Session::add_request(std::string_view body)
 bool
 Session::can_start(const Slot& candidate) const
 {
-  return candidate.op->kind == OpKind::write ? m_running_reads == 0 : m_running == 0;
+  if (candidate.op->kind == OpKind::write) {
+    return m_running_reads == 0;
+  }
+  // take_frames() cannot count the value of a reply made later: a client
+  // pipelining large gets without reading their replies is held here too.
+  return m_running == 0 && m_out_bytes + m_sending_bytes <= k_max_unsent;
 }
 
 void
@@ -194,13 +200,33 @@ Session::start(std::uint64_t seq)
       finish(seq, current.op->sync(context, current.request));
       return;
     }
-    current.op->async(context, current.request, [self = shared_from_this(), seq](protocol::Reply reply) {
+    // An op that can answer at once (get without a shared tier, a hit) is
+    // finished here, like a sync one; a later answer is posted back.
+    struct Inline
+    {
+      std::atomic<int> state{0}; // 0: in start(), 1: start() returned, 2: answered within start()
+      protocol::Reply reply;
+    };
+    auto answered = std::make_shared<Inline>();
+    current.op->async(context, current.request, [self = shared_from_this(), seq, answered](protocol::Reply reply) {
+      int in_start = 0;
+      if (answered->state.load() == 0) {
+        answered->reply = std::move(reply);
+        if (answered->state.compare_exchange_strong(in_start, 2)) {
+          return;
+        }
+        reply = std::move(answered->reply);
+      }
       auto& session = *self;
       boost::asio::post(session.m_socket.get_executor(), [self = std::move(self), seq, reply = std::move(reply)]() mutable {
         self->finish(seq, std::move(reply));
         self->advance();
       });
     });
+    int in_start = 0;
+    if (!answered->state.compare_exchange_strong(in_start, 1)) {
+      finish(seq, std::move(answered->reply));
+    }
   } catch (const Error& e) {
     finish(seq, protocol::make_error(current.request.id, e.code(), e.what()));
   } catch (const std::exception& e) {
