@@ -1,6 +1,7 @@
 #include "protocol/config.hpp"
 
 #include "protocol/config_tables.hpp"
+#include "protocol/redis_url.hpp"
 #include "protocol/units.hpp"
 
 #include <fmt/core.h>
@@ -11,6 +12,7 @@
 #include <charconv>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 namespace omnicache::protocol {
@@ -205,6 +207,33 @@ const std::array k_specs{
               true, &S::proxy_anthropic_key_env,
               "With [proxy.tokens]: environment variable holding the key sent to the Anthropic upstream "
               "(x-api-key) in place of the client's token."},
+  // [tier.redis]
+  SettingSpec{"tier.redis.url", "OMNICACHE_TIER_REDIS_URL", "", Kind::string, false, &S::redis_url,
+              "Redis (or a Redis-compatible service) that daemons share as a second tier behind their local "
+              "database: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], rediss://... for TLS, or "
+              "unix:///PATH/redis.sock[?db=N]. Empty: no shared tier. The password is masked wherever the URL is "
+              "shown; to keep it out of this file, set the URL in the environment variable instead."},
+  SettingSpec{"tier.redis.prefix", "OMNICACHE_TIER_REDIS_PREFIX", "omnicache:", Kind::string, false,
+              &S::redis_prefix,
+              "Start of every Redis key the daemons use, so that several caches (or other data) can share one "
+              "Redis. Daemons that are to share entries need the same prefix."},
+  SettingSpec{"tier.redis.connect_timeout", "OMNICACHE_TIER_REDIS_CONNECT_TIMEOUT", "1s", Kind::duration, false,
+              &S::redis_connect_timeout_ms,
+              "Longest a connection to Redis may take, TLS and AUTH included; then the daemon retries with "
+              "backoff (100 ms, doubling up to 5 s) and serves from its local tier meanwhile.", {}, 1, 600000},
+  SettingSpec{"tier.redis.timeout", "OMNICACHE_TIER_REDIS_TIMEOUT", "250ms", Kind::duration, false,
+              &S::redis_timeout_ms,
+              "Longest a lookup waits for Redis after a local miss; a slower answer counts as a miss (and an "
+              "error), and a connection that keeps a reply waiting this long is closed and made again.", {}, 1,
+              600000},
+  SettingSpec{"tier.redis.queue", "OMNICACHE_TIER_REDIS_QUEUE", "100000", Kind::count, false, &S::redis_queue,
+              "Most writes and invalidations waiting to reach Redis (while it is slow or down). Past it the "
+              "oldest write is dropped and counted; an invalidation is never dropped.", {}, 1, 100000000},
+  SettingSpec{"tier.redis.log_length", "OMNICACHE_TIER_REDIS_LOG_LENGTH", "100000", Kind::count, false,
+              &S::redis_log_length,
+              "Invalidations kept in Redis for daemons that were away. A daemon that comes back after more "
+              "than this many drops its local entries rather than serve one that was invalidated.", {}, 100,
+              100000000},
 };
 // clang-format on
 
@@ -303,6 +332,14 @@ apply(const SettingSpec& spec, Settings& settings, std::string_view text, const 
     }
     if ((spec.key == "proxy.upstream" || spec.key == "proxy.anthropic_upstream") && !is_http_url(text)) {
       fail("a URL starting with http:// or https:// and naming a host, such as https://api.openai.com");
+    }
+    if (spec.key == "tier.redis.url" && !text.empty()) {
+      std::string why;
+      if (!parse_redis_url(text, &why)) {
+        throw ConfigError(fmt::format("invalid value '{}' for {}: {} (expected redis://HOST[:PORT][/DB], "
+                                      "rediss://... or unix:///PATH)",
+                                      mask_redis_url(text), spec.key, why));
+      }
     }
     settings.*std::get<std::string Settings::*>(spec.field) = std::string(text);
     return;
@@ -495,20 +532,17 @@ Config::load(const ConfigSources& sources)
         fmt::format("{}:{}: {}", config.m_file, e.source().begin.line, std::string(e.description())));
     }
     const std::string base_dir = parent_directory(config.m_file);
-    for (const auto& [section_key, section] : root) {
-      const auto* table = section.as_table();
-      const auto line = section.source().begin.line;
-      if (table == nullptr) {
-        throw ConfigError(fmt::format("{}:{}: unknown key '{}' (settings belong in sections such as [store])",
-                                      config.m_file, line, section_key.str()));
-      }
-      if (config_tables::is_table_section(section_key.str())) {
-        config_tables::load(section_key.str(), *table, config.m_file, config.m_settings);
-        continue;
-      }
-      for (const auto& [name, node] : *table) {
-        const std::string key = fmt::format("{}.{}", section_key.str(), name.str());
+    // Reads the keys of one section; a section inside it ([tier.redis]) is read the same way.
+    std::function<void(const std::string&, const toml::table&)> load_section;
+    load_section = [&](const std::string& section_name, const toml::table& table) {
+      for (const auto& [name, node] : table) {
+        const std::string key = fmt::format("{}.{}", section_name, name.str());
         const auto where = fmt::format("{}:{}", config.m_file, node.source().begin.line);
+        if (const auto* inner = node.as_table(); inner != nullptr && find_setting(key) == nullptr
+                                                   && !config_tables::is_table_section(key)) {
+          load_section(key, *inner);
+          continue;
+        }
         if (config_tables::is_table_section(key)) { // [proxy.tokens] is a table inside [proxy]
           if (const auto* inner = node.as_table(); inner != nullptr) {
             config_tables::load(key, *inner, config.m_file, config.m_settings);
@@ -531,6 +565,19 @@ Config::load(const ConfigSources& sources)
         }
         config.m_origins[index_of(*spec)] = {Origin::file, where};
       }
+    };
+    for (const auto& [section_key, section] : root) {
+      const auto* table = section.as_table();
+      const auto line = section.source().begin.line;
+      if (table == nullptr) {
+        throw ConfigError(fmt::format("{}:{}: unknown key '{}' (settings belong in sections such as [store])",
+                                      config.m_file, line, section_key.str()));
+      }
+      if (config_tables::is_table_section(section_key.str())) {
+        config_tables::load(section_key.str(), *table, config.m_file, config.m_settings);
+        continue;
+      }
+      load_section(std::string(section_key.str()), *table);
     }
   }
 
@@ -685,7 +732,7 @@ config_template()
     apply(spec, defaults, spec.fallback, "/", no_env);
   }
   for (const auto& spec : k_specs) {
-    const auto dot = spec.key.find('.');
+    const auto dot = spec.key.rfind('.');
     const auto this_section = spec.key.substr(0, dot);
     if (this_section != section) {
       section = this_section;
@@ -708,8 +755,11 @@ Config::show() const
   std::vector<Shown> out;
   out.reserve(k_specs.size());
   for (std::size_t i = 0; i < k_specs.size(); ++i) {
-    out.push_back({std::string(k_specs[i].key), setting_text(k_specs[i], m_settings), m_origins[i].first,
-                   m_origins[i].second});
+    auto value = setting_text(k_specs[i], m_settings);
+    if (k_specs[i].key == "tier.redis.url") {
+      value = mask_redis_url(value);
+    }
+    out.push_back({std::string(k_specs[i].key), std::move(value), m_origins[i].first, m_origins[i].second});
   }
   for (auto& [key, value] : config_tables::show(m_settings)) {
     out.push_back({std::move(key), std::move(value), Origin::file, m_file});

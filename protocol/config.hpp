@@ -112,6 +112,13 @@ struct Settings
   std::uint64_t proxy_max_body_bytes = 0;
   std::string proxy_openai_key_env;
   std::string proxy_anthropic_key_env;
+  // [tier.redis]
+  std::string redis_url; // empty: no shared tier
+  std::string redis_prefix;
+  std::int64_t redis_connect_timeout_ms = 0;
+  std::int64_t redis_timeout_ms = 0;
+  std::uint64_t redis_queue = 0;
+  std::uint64_t redis_log_length = 0;
   // [prices], [rules] and [proxy.tokens]: tables keyed by model, by event and
   // by token; file only.
   std::map<std::string, Price, std::less<>> prices;

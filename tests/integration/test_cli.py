@@ -674,6 +674,13 @@ class ConfigShow(IntegrationTest):
             ("proxy.max_body", "OMNICACHE_PROXY_MAX_BODY", "8MiB", "8MiB"),
             ("proxy.openai_key_env", "OMNICACHE_PROXY_OPENAI_KEY_ENV", "MY_OPENAI_KEY", "MY_OPENAI_KEY"),
             ("proxy.anthropic_key_env", "OMNICACHE_PROXY_ANTHROPIC_KEY_ENV", "MY_ANTHROPIC_KEY", "MY_ANTHROPIC_KEY"),
+            ("tier.redis.url", "OMNICACHE_TIER_REDIS_URL", "redis://app:secret@127.0.0.1:6390/1",
+             "redis://app:****@127.0.0.1:6390/1"),
+            ("tier.redis.prefix", "OMNICACHE_TIER_REDIS_PREFIX", "team:", "team:"),
+            ("tier.redis.connect_timeout", "OMNICACHE_TIER_REDIS_CONNECT_TIMEOUT", "2s", "2s"),
+            ("tier.redis.timeout", "OMNICACHE_TIER_REDIS_TIMEOUT", "100ms", "100ms"),
+            ("tier.redis.queue", "OMNICACHE_TIER_REDIS_QUEUE", "5000", "5000"),
+            ("tier.redis.log_length", "OMNICACHE_TIER_REDIS_LOG_LENGTH", "20000", "20000"),
         ]
         env = {variable: value for _, variable, value, _ in table}
         settings = self.cli_json("config", "show", env=env)["settings"]
@@ -683,7 +690,7 @@ class ConfigShow(IntegrationTest):
 
         sections = {}
         for key, _, value, _ in table:
-            section, name = key.split(".")
+            section, name = key.rsplit(".", 1)  # [tier.redis] url
             sections.setdefault(section, []).append(f'{name} = "{value}"')
         self.sandbox.write_config("".join(f"[{s}]\n" + "\n".join(lines) + "\n" for s, lines in sections.items()))
         settings = self.cli_json("config", "show")["settings"]

@@ -682,4 +682,74 @@ TEST_SUITE("protocol.config")
     CHECK(contains(text, "\n[proxy]\n"));
     CHECK(contains(text, "#   cached_input = "));
   }
+
+  TEST_CASE("the shared tier is off by default and [tier.redis] in the file turns it on")
+  {
+    ConfigFixture f;
+    const Settings defaults = f.load().settings();
+    CHECK(defaults.redis_url.empty());
+    CHECK(defaults.redis_prefix == "omnicache:");
+    CHECK(defaults.redis_timeout_ms == 250);
+    CHECK(defaults.redis_connect_timeout_ms == 1000);
+    CHECK(defaults.redis_queue == 100000);
+    CHECK(defaults.redis_log_length == 100000);
+
+    const std::string file = f.write_default("[tier.redis]\nurl = \"redis://:s3cret@cache.internal:6380/2\"\n"
+                                             "prefix = \"team:\"\ntimeout = \"50ms\"\n");
+    f.vars["OMNICACHE_TIER_REDIS_QUEUE"] = "500";
+    const Config config = f.load();
+    const Settings& s = config.settings();
+    CHECK(s.redis_url == "redis://:s3cret@cache.internal:6380/2");
+    CHECK(s.redis_prefix == "team:");
+    CHECK(s.redis_timeout_ms == 50);
+    CHECK(s.redis_queue == 500);
+    CHECK(shown(config, "tier.redis.url").where == file + ":2");
+    // The password never shows.
+    CHECK(shown(config, "tier.redis.url").value == "redis://:****@cache.internal:6380/2");
+  }
+
+  TEST_CASE("a dotted key under [tier] reads like [tier.redis]")
+  {
+    ConfigFixture f;
+    f.write_default("[tier]\nredis.url = \"unix:///run/redis/redis.sock?db=3\"\n");
+    CHECK(f.load().settings().redis_url == "unix:///run/redis/redis.sock?db=3");
+  }
+
+  TEST_CASE("a bad tier.redis.url names the key, says what is wrong and hides the password")
+  {
+    for (const std::string bad : {"http://cache:6379", "redis://", "redis://host:0", "redis://host:99999",
+                                  "redis://host/x", "unix://relative.sock", "unix:///s.sock?db=x",
+                                  "redis://user:pw%zz@host"}) {
+      CAPTURE(bad);
+      ConfigFixture f;
+      f.vars["OMNICACHE_TIER_REDIS_URL"] = bad;
+      const auto error = f.load_error();
+      REQUIRE(error);
+      CHECK_MESSAGE(contains(error->what(), "OMNICACHE_TIER_REDIS_URL"), error->what());
+      CHECK_MESSAGE(contains(error->what(), "tier.redis.url"), error->what());
+    }
+    ConfigFixture f;
+    f.write_default("[tier.redis]\nurl = \"ftp://user:topsecret@host\"\n");
+    const auto error = f.load_error();
+    REQUIRE(error);
+    CHECK_MESSAGE(contains(error->what(), ":2:"), error->what());
+    CHECK_MESSAGE(!contains(error->what(), "topsecret"), error->what());
+  }
+
+  TEST_CASE("an unknown key under [tier.redis] is refused with its full name")
+  {
+    ConfigFixture f;
+    f.write_default("[tier.redis]\nurl = \"redis://localhost\"\nport = 6379\n");
+    const auto error = f.load_error();
+    REQUIRE(error);
+    CHECK_MESSAGE(contains(error->what(), "unknown key 'tier.redis.port'"), error->what());
+  }
+
+  TEST_CASE("the config template has a [tier.redis] section")
+  {
+    const std::string text = config_template();
+    CHECK(contains(text, "\n[tier.redis]\n"));
+    CHECK(contains(text, "#url = \"\""));
+    CHECK(contains(text, "#prefix = \"omnicache:\""));
+  }
 }
