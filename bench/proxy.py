@@ -22,20 +22,19 @@ Only differences mean much: the fake provider is Python and answers in a
 fraction of a millisecond, far faster than a real one.
 """
 
-import argparse
 import http.client
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import CLIENT_DIR, ROOT, fail, summary
+from benchlib import options as parse_options
+
 FAKE = os.path.join(ROOT, "tests", "integration", "fake_llm.py")
-CLIENT_DIR = os.path.join(ROOT, "protocol", "python")
 READY_TIMEOUT = 30.0
 
 # Runs the fake provider until its standard input closes; prints its port.
@@ -49,11 +48,6 @@ print(fake.port, flush=True)
 sys.stdin.read()
 fake.close()
 """
-
-
-def fail(message):
-    sys.stderr.write(f"bench/proxy.py: {message}\n")
-    sys.exit(1)
 
 
 def start_fake():
@@ -124,32 +118,12 @@ def measure(port, requests, warmup, body_of, headers):
     return out
 
 
-def summary(latencies):
-    ordered = sorted(latencies)
-
-    def quantile(q):
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return {"requests": len(ordered), "mean_us": statistics.fmean(ordered), "p50_us": quantile(0.50),
-            "p90_us": quantile(0.90), "p99_us": quantile(0.99)}
-
-
 def chat(text, **params):
     return {"model": "gpt-4o", "messages": [{"role": "user", "content": text}], **params}
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    default_bin = os.environ.get("OMNICACHE_BIN_DIR") or os.path.join(ROOT, "build", "release", "bin")
-    parser.add_argument("--bin", default=default_bin)
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--json", action="store_true")
-    options = parser.parse_args()
-    if options.requests < 10:
-        fail("--requests must be at least 10")
-    daemon_binary = os.path.join(options.bin, "omnicached")
-    if not os.access(daemon_binary, os.X_OK):
-        fail(f"{daemon_binary} is missing; build it (cmake --build build/release --target omnicached)")
+    options, daemon_binary = parse_options(__doc__)
 
     root = tempfile.mkdtemp(prefix="oc-bench-proxy-")
     fake, fake_port = start_fake()

@@ -3,6 +3,7 @@
 #include "daemon/embedders/make.hpp"
 #include "daemon/log.hpp"
 #include "omnicache_version.hpp"
+#include "protocol/redis_url.hpp"
 #include "protocol/units.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -73,6 +74,9 @@ Server::~Server()
   m_acceptor.reset();
   m_workers.clear();
   m_proxy.reset();
+  if (m_tier) {
+    m_tier->stop(std::chrono::milliseconds(0));
+  }
   if (m_store) {
     m_store->stop();
   }
@@ -188,6 +192,46 @@ Server::save_semantic_index()
   }
 }
 
+void
+Server::open_shared_tier()
+{
+  const auto& s = m_config->settings();
+  if (s.redis_url.empty()) {
+    return;
+  }
+  tier::TierOptions options;
+  options.url = *protocol::parse_redis_url(s.redis_url); // checked when the config was read
+  options.shown_url = protocol::mask_redis_url(s.redis_url);
+  options.prefix = s.redis_prefix;
+  options.connect_timeout = std::chrono::milliseconds(s.redis_connect_timeout_ms);
+  options.timeout = std::chrono::milliseconds(s.redis_timeout_ms);
+  options.queue_limit = s.redis_queue;
+  options.log_length = s.redis_log_length;
+  options.position_file = m_info.database + ".tier";
+  options.warn = [](const std::string& message) { log::warn("{}", message); };
+  options.info = [](const std::string& message) { log::info("{}", message); };
+  // Another daemon's invalidation: applied here like a local one, but not sent back.
+  auto apply = [&store = *m_store](const tier::Invalidation& change) {
+    store.submit(store::WriteJob{
+      [change](store::Writer& writer) { apply_invalidation(writer, change); },
+      [](std::exception_ptr error) {
+        if (error) {
+          try {
+            std::rethrow_exception(error);
+          } catch (const std::exception& e) {
+            log::error("shared tier: an invalidation from another daemon failed here: {}", e.what());
+          }
+        }
+      },
+    });
+  };
+  // The writer commits jobs in order: once this one is done, so are the invalidations before it.
+  auto after_applied = [&store = *m_store](std::function<void()> then) {
+    store.submit(store::WriteJob{[](store::Writer&) {}, [then = std::move(then)](std::exception_ptr) { then(); }});
+  };
+  m_tier = std::make_unique<tier::SharedTier>(std::move(options), std::move(apply), std::move(after_applied));
+}
+
 std::filesystem::path
 Server::semantic_index_dir() const
 {
@@ -233,8 +277,9 @@ Server::open()
   };
   m_store = std::make_unique<store::Store>(std::move(options));
   m_embedder = make_embedder(s); // semantic.embedder; a change needs a restart (SIGHUP says so)
-  m_shared = std::make_unique<Shared>(
-    Shared{*m_store, m_metrics, m_leases, *m_index, *m_embedder, m_info, [this] { request_shutdown(); }});
+  open_shared_tier();
+  m_shared = std::make_unique<Shared>(Shared{*m_store, m_metrics, m_leases, *m_index, *m_embedder, m_info,
+                                             [this] { request_shutdown(); }, m_tier.get()});
 
   for (std::uint64_t i = 0; i < s.io_threads; ++i) {
     auto worker = std::make_unique<Worker>();
@@ -335,6 +380,17 @@ Server::run()
   schedule_tick();
   m_metrics.last_activity_ms = steady_ms();
   m_store->start();
+  if (m_tier) {
+    m_tier->start();
+    // What other daemons invalidated while this one was away is applied
+    // before the first request, so that none of it is served.
+    const auto& s = m_config->settings();
+    const auto limit = std::chrono::milliseconds(s.redis_connect_timeout_ms + 2 * s.redis_timeout_ms + 1000);
+    if (!m_tier->wait_until_settled(limit)) {
+      log::warn("shared tier: the invalidation log was not read within {}; serving meanwhile",
+                protocol::format_duration_ms(limit.count()));
+    }
+  }
   accept();
   if (m_proxy) {
     m_proxy->start();
@@ -519,6 +575,9 @@ Server::tick()
     if (drained || std::chrono::steady_clock::now() >= m_stop_deadline) {
       if (!drained) {
         log::warn("closing {} connections that did not finish in time", m_metrics.connections.load());
+      }
+      if (m_tier) {
+        m_tier->stop(); // sends what is queued, for up to a second
       }
       m_store->stop();
       m_signals->cancel();

@@ -56,6 +56,7 @@ private:
   void schedule_tick();
   void tick();
   void begin_shutdown();
+  void open_shared_tier();
   void load_semantic_index();
   void complete_semantic_index(store::Reader& reader, const store::semantic::LoadResult& saved, bool had_files,
                                std::chrono::steady_clock::time_point started, const std::filesystem::path& dir);
@@ -78,6 +79,7 @@ private:
   std::thread m_index_builder; // completes the index after start
   std::atomic<bool> m_index_stop{false};
   std::atomic<bool> m_index_complete{false};
+  std::unique_ptr<tier::SharedTier> m_tier; // [tier.redis] url set
   std::unique_ptr<Shared> m_shared;
   std::unique_ptr<proxy::ProxyServer> m_proxy; // [proxy] listen set
   std::vector<std::unique_ptr<Worker>> m_workers;

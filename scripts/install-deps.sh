@@ -9,9 +9,10 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libboost-dev libboost-system-dev
-  libsqlite3-dev libzstd-dev libssl-dev
+  libsqlite3-dev libzstd-dev libssl-dev libhiredis-dev
   libcli11-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev doctest-dev libhnswlib-dev
   python3 curl
+  redis-server  # the shared tier's tests run a real Redis
   clang libclang-rt-14-dev  # libFuzzer targets (fuzz/)
 )
 # The proxy's tests drive it with the official openai and @anthropic-ai/sdk
@@ -21,7 +22,7 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   packages+=(nodejs npm)
 fi
 if [[ ${1:-} == --bench ]]; then
-  packages+=(redis-server redis-tools hyperfine linux-perf valgrind)
+  packages+=(redis-tools hyperfine linux-perf valgrind)
 fi
 
 sudo_cmd=()

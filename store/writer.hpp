@@ -53,6 +53,11 @@ public:
   std::uint64_t invalidate_dependencies(std::string_view tenant, const std::vector<std::string>& names,
                                         const std::string& version, std::int64_t now);
 
+  // Whether every dependency of `entry` that names a version is at that
+  // version here, or has none recorded yet (an entry from another daemon
+  // written under another version is stale, or this daemon's one is).
+  bool dependencies_current(const EntryWrite& entry);
+
   // Records that the semantic entry `key` wrongly answered `text`, whose
   // embedding is `vector`. Returns the entry's id, or nullopt when no live
   // entry with a vector holds the key.

@@ -54,6 +54,20 @@ Writer::resolve_dependencies(const EntryWrite& entry, std::int64_t now)
   return resolved;
 }
 
+bool
+Writer::dependencies_current(const EntryWrite& entry)
+{
+  for (const auto& dep : entry.deps) {
+    if (dep.version.empty()) {
+      continue;
+    }
+    if (const auto current = current_version(entry.tenant, dep.name); current && *current != dep.version) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void
 Writer::link_dependencies(const EntryWrite& entry, std::int64_t id, const std::vector<Dependency>& deps)
 {

@@ -50,6 +50,11 @@ struct SemanticLookup
 void add_semantic_lookup_options(CLI::App& command, SemanticLookup& lookup, bool guard = true);
 // Adds the options to semantic_get's fields.
 void put_semantic_lookup(protocol::Json& fields, const SemanticLookup& lookup);
+// What --status says of a hit: HIT, or with a shared tier HIT_L1 (this
+// machine's cache) or HIT_L2 (the shared Redis).
+std::string hit_word(const protocol::Json& reply);
+// Whether to print that: --status, or OMNICACHE_STATUS=1.
+bool status_wanted(bool flag);
 // Prints on stderr what a semantic_get reply found: HIT KEY, SEMANTIC
 // <similarity> KEY or MISS KEY, then one REJECTED line per refused candidate.
 void print_semantic_status(const protocol::Json& reply);

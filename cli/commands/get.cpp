@@ -3,6 +3,8 @@
 #include "cli/exit_codes.hpp"
 #include "cli/output.hpp"
 
+#include <fmt/core.h>
+
 namespace omnicache::cli {
 
 namespace {
@@ -11,6 +13,7 @@ struct GetOptions
 {
   std::string key;
   std::string layer;
+  bool status = false;
 };
 
 int
@@ -23,6 +26,9 @@ run_get(Globals& globals, const GetOptions& options)
   auto client = Client::connect(globals);
   const auto reply = client.call("get", std::move(fields));
   const bool found = reply.header.value("found", false);
+  if (status_wanted(options.status)) {
+    fmt::print(stderr, "{} {}\n", found ? hit_word(reply.header) : "MISS", options.key);
+  }
   if (globals.json) {
     protocol::Json out{{"key", options.key}, {"found", found}};
     if (found) {
@@ -46,6 +52,9 @@ add_get(CLI::App& app, Globals& globals)
   auto* command = app.add_subcommand("get", "Print a key's value exactly as stored; exit 1 on a miss");
   command->add_option("key", options->key, "Key")->required();
   add_layer_option(*command, options->layer, "Only an entry of this layer counts as a hit");
+  command->add_flag("--status", options->status,
+                    "Print HIT (HIT_L1 or HIT_L2 with a shared tier) or MISS and the key on stderr (also "
+                    "OMNICACHE_STATUS=1)");
   command->callback([&globals, options] { globals.exit_code = run_get(globals, *options); });
 }
 

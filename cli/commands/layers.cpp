@@ -159,7 +159,7 @@ do_get(Globals& globals, const Action& action, const Describe& describe, const R
   const auto reply = client.call("get", {{"key", key}, {"layer", fields["layer"]}});
   const bool found = reply.header.value("found", false);
   if (status) {
-    fmt::print(stderr, "{} {}\n", found ? "HIT" : "MISS", key);
+    fmt::print(stderr, "{} {}\n", found ? hit_word(reply.header) : "MISS", key);
   }
   if (globals.json) {
     Json out{{"key", key}, {"found", found}};
@@ -223,11 +223,11 @@ add_actions(CLI::App& layer, Globals& globals, const std::function<void(CLI::App
 
   auto* get = layer.add_subcommand("get", fmt::format("Print {}; exit 1 on a miss", what));
   options(*get);
-  get->add_flag("--status", *status, "Print HIT or MISS and the key on stderr (also OMNICACHE_STATUS=1)");
+  get->add_flag("--status", *status,
+                "Print HIT (HIT_L1 or HIT_L2 with a shared tier) or MISS and the key on stderr (also "
+                "OMNICACHE_STATUS=1)");
   get->callback([&globals, action, status, describe, render] {
-    const char* env = std::getenv("OMNICACHE_STATUS");
-    const bool show = *status || (env != nullptr && std::string_view(env) == "1");
-    globals.exit_code = do_get(globals, *action, describe, render, show);
+    globals.exit_code = do_get(globals, *action, describe, render, status_wanted(*status));
   });
 
   auto* key = layer.add_subcommand("key", "Print the entry's canonical key (no daemon needed)");

@@ -76,6 +76,7 @@ struct Lookup
   bool found = false;
   bool waited = false;
   std::uint64_t value_size = 0;
+  std::string hit = "HIT"; // or HIT_L1 / HIT_L2
   std::string matched_key;  // a semantic hit: the entry that answered
   double similarity = 0;
 };
@@ -106,7 +107,8 @@ look_up_semantic(const Globals& globals, Channel& channel, const RunOptions& opt
     if (!reply.header.value("found", false)) {
       return {};
     }
-    return {true, false, reply.value_size, reply.header.value("key", ""), reply.header.value("similarity", 0.0)};
+    return {true, false, reply.value_size, "HIT", reply.header.value("key", ""),
+            reply.header.value("similarity", 0.0)};
   } catch (const CliError& e) {
     warn(globals, fmt::format("no semantic lookup: {}", e.what()));
     return {};
@@ -121,7 +123,7 @@ look_up(Channel& channel, const std::string& key, const RunOptions& options, std
 {
   if (options.no_store) {
     const auto reply = channel.call("get", {{"key", key}, {"layer", "run"}});
-    return {reply.header.value("found", false), false, reply.value_size, {}, 0};
+    return {reply.header.value("found", false), false, reply.value_size, hit_word(reply.header), {}, 0};
   }
   const std::int64_t wait_ms = timeout_ms > 0 ? std::max<std::int64_t>(timeout_ms * 3 / 4, 1)
                                                : k_wait_when_no_timeout_ms;
@@ -129,7 +131,7 @@ look_up(Channel& channel, const std::string& key, const RunOptions& options, std
     const auto reply = channel.call(
       "get_or_lease", {{"key", key}, {"layer", "run"}, {"lease_ms", k_lease_ms}, {"wait_ms", wait_ms}});
     if (reply.header.value("found", false)) {
-      return {true, reply.header.value("waited", false), reply.value_size, {}, 0};
+      return {true, reply.header.value("waited", false), reply.value_size, hit_word(reply.header), {}, 0};
     }
     if (reply.header.value("lease", false)) {
       return {};
@@ -280,7 +282,7 @@ run_run(Globals& globals, const RunOptions& options)
     if (!found.matched_key.empty()) {
       fmt::print(stderr, "SEMANTIC {:.4f} {}\n", found.similarity, found.matched_key);
     } else {
-      fmt::print(stderr, "{} {}\n", !found.found ? "MISS" : found.waited ? "WAITED" : "HIT", key);
+      fmt::print(stderr, "{} {}\n", !found.found ? "MISS" : found.waited ? "WAITED" : found.hit, key);
     }
   }
   if (found.found) {

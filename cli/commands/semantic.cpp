@@ -141,8 +141,7 @@ run_get(Globals& globals, const SemanticOptions& options)
   const auto reply = client.call("semantic_get", std::move(fields));
   print_reply_warning(globals, reply.header, "exact match only");
   const bool found = reply.header.value("found", false);
-  const char* env = std::getenv("OMNICACHE_STATUS");
-  if (options.status || (env != nullptr && std::string_view(env) == "1")) {
+  if (status_wanted(options.status)) {
     print_semantic_status(reply.header);
   }
   if (globals.json) {
@@ -205,6 +204,20 @@ put_semantic_lookup(Json& fields, const SemanticLookup& lookup)
   }
 }
 
+std::string
+hit_word(const Json& reply)
+{
+  const auto tier = reply.find("tier");
+  return tier != reply.end() && tier->is_string() ? "HIT_" + tier->get<std::string>() : std::string("HIT");
+}
+
+bool
+status_wanted(bool flag)
+{
+  const char* env = std::getenv("OMNICACHE_STATUS");
+  return flag || (env != nullptr && std::string_view(env) == "1");
+}
+
 void
 print_semantic_status(const Json& reply)
 {
@@ -214,7 +227,7 @@ print_semantic_status(const Json& reply)
   } else if (reply.value("match", "") == "semantic") {
     fmt::print(stderr, "SEMANTIC {:.4f} {}\n", reply.value("similarity", 0.0), key);
   } else {
-    fmt::print(stderr, "HIT {}\n", key);
+    fmt::print(stderr, "{} {}\n", hit_word(reply), key);
   }
   for (const auto& rejected : reply.value("rejected", Json::array())) {
     fmt::print(stderr, "REJECTED {:.4f} {} ({})\n", rejected.value("similarity", 0.0), rejected.value("key", ""),

@@ -111,6 +111,17 @@ render(const Json& stats)
     out += "\n" + models.render();
   }
 
+  if (const auto tier = stats.value("tier", Json::object()); tier.value("enabled", false)) {
+    out += fmt::format("\nshared tier {} ({})\n", tier.value("url", ""),
+                       tier.value("connected", false) ? "connected" : "disconnected: serving from the local tier");
+    output::Table figures({"local hits", "shared hits", "shared misses", "errors", "mirrored", "queued", "dropped",
+                           "outages", "invalidations sent", "applied", "resyncs"});
+    figures.add({number(tier, "l1_hits"), number(tier, "l2_hits"), number(tier, "l2_misses"), number(tier, "l2_errors"),
+                 number(tier, "mirrored"), number(tier, "queued"), number(tier, "dropped"), number(tier, "outages"),
+                 number(tier, "invalidations_sent"), number(tier, "invalidations_applied"), number(tier, "resyncs")});
+    out += figures.render();
+  }
+
   if (!stats["operations"].empty()) {
     output::Table operations({"operation", "count", "p50", "p99"});
     for (const auto& [name, figures] : stats["operations"].items()) {

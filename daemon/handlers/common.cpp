@@ -240,7 +240,8 @@ entry_of(const Json& fields, const protocol::Settings& settings, const std::stri
 }
 
 protocol::Reply
-hit_reply(Context& context, const protocol::Request& request, const std::string& tenant, store::Hit hit)
+hit_reply(Context& context, const protocol::Request& request, const std::string& tenant, store::Hit hit,
+          bool from_shared_tier)
 {
   auto reply = ok_reply(request, {{"found", true},
                                   {"layer", hit.layer},
@@ -252,6 +253,10 @@ hit_reply(Context& context, const protocol::Request& request, const std::string&
       count_savings(context, tenant, meta);
       reply.header["meta"] = std::move(meta);
     }
+  }
+  if (auto* tier = context.shared.tier) {
+    reply.header["tier"] = from_shared_tier ? "L2" : "L1";
+    ++(from_shared_tier ? tier->counters().l2_hits : tier->counters().l1_hits);
   }
   reply.value = std::move(hit.value);
   return reply;

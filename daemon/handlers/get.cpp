@@ -37,6 +37,38 @@ handle_get(Context& context, const protocol::Request& request)
   return hit_reply(context, request, tenant, std::move(*hit));
 }
 
+void
+handle_get_tiered(Context& context, const protocol::Request& request, Completion done)
+{
+  if (context.shared.tier == nullptr) {
+    done(handle_get(context, request));
+    return;
+  }
+  std::string tenant = tenant_of(request);
+  std::string key = key_of(request.header, context.settings);
+  std::string layer = layer_of(request.header, false);
+  // A miss is counted once the shared tier has answered too.
+  auto hit = context.reader.get(tenant, key, layer, store::now_ms(), false);
+  if (hit) {
+    context.shared.store.stats().count(tenant, hit->layer, store::Counter::hits);
+    done(hit_reply(context, request, tenant, std::move(*hit)));
+    return;
+  }
+  auto held = std::make_shared<HeldContext>(context);
+  look_in_shared_tier(context, tenant, std::move(key), std::move(layer),
+                      [held, request_id = request.id, tenant, done = std::move(done)](std::optional<store::Hit> found,
+                                                                                      bool from_shared_tier) {
+                        protocol::Request answering;
+                        answering.id = request_id;
+                        if (!found) {
+                          done(ok_reply(answering, {{"found", false}}));
+                          return;
+                        }
+                        auto later = held->context();
+                        done(hit_reply(later, answering, tenant, std::move(*found), from_shared_tier));
+                      });
+}
+
 protocol::Reply
 handle_exists(Context& context, const protocol::Request& request)
 {

@@ -3,6 +3,7 @@
 #include "daemon/embedder.hpp"
 #include "daemon/leases.hpp"
 #include "daemon/metrics.hpp"
+#include "daemon/tier/shared_tier.hpp"
 #include "protocol/config.hpp"
 #include "protocol/message.hpp"
 #include "store/semantic/index.hpp"
@@ -44,6 +45,7 @@ struct Shared
   Embedder& embedder;
   const ServerInfo& info;
   std::function<void()> request_shutdown;
+  tier::SharedTier* tier = nullptr; // the shared Redis tier, when [tier.redis] url is set
 };
 
 // The client connection a request came on. Touched only on its own thread.
@@ -105,8 +107,9 @@ store::EntryWrite entry_of(const protocol::Json& fields, const protocol::Setting
 
 // The reply fields of a hit; counts what it saved per model (from the
 // entry's metadata and [prices]).
+// With a shared tier, says which tier answered ("tier": "L1" or "L2") and counts it.
 protocol::Reply hit_reply(Context& context, const protocol::Request& request, const std::string& tenant,
-                          store::Hit hit);
+                          store::Hit hit, bool from_shared_tier = false);
 
 protocol::Reply ok_reply(const protocol::Request& request, protocol::Json fields = protocol::Json::object());
 
@@ -146,10 +149,24 @@ struct Embedded
 };
 void embed_text(Context& context, std::string tenant, std::string text, std::function<void(Embedded)> done);
 
+// The shared tier (tiered.cpp). After a local miss: the entry Redis holds,
+// copied into the local store first; `done` runs on the connection's thread
+// with the local hit (counted, as a hit or a miss), or nullopt, and whether
+// the entry came from the shared tier.
+void look_in_shared_tier(Context& context, std::string tenant, std::string key, std::string layer,
+                         std::function<void(std::optional<store::Hit>, bool from_shared_tier)> done);
+// Committed changes, for Redis and the other daemons; no-ops without a tier.
+void mirror_entry(Shared& shared, const store::EntryWrite& entry, std::int64_t written_ms);
+void publish_removal(Shared& shared, const tier::Invalidation& change);
+// Applies another daemon's invalidation to the local store (on the writer thread).
+std::uint64_t apply_invalidation(store::Writer& writer, const tier::Invalidation& change);
+
 // The handlers, one file each.
 protocol::Reply handle_hello(Context&, const protocol::Request&);
 protocol::Reply handle_ping(Context&, const protocol::Request&);
+// get looks in the local store only; the op (get_tiered) goes on to the shared tier.
 protocol::Reply handle_get(Context&, const protocol::Request&);
+void handle_get_tiered(Context&, const protocol::Request&, Completion);
 protocol::Reply handle_exists(Context&, const protocol::Request&);
 protocol::Reply handle_inspect(Context&, const protocol::Request&);
 protocol::Reply handle_keys(Context&, const protocol::Request&);

@@ -62,14 +62,32 @@ public:
     }
     protocol::Request request;
     request.id = m_request_id;
-    // Only the first look counts as a miss; a waiter's later looks are not
-    // new lookups.
-    auto hit = m_reader.get(m_tenant, m_key, m_layer, store::now_ms(), m_tries++ == 0);
+    // Only the first look counts (as a hit or a miss); a waiter's later
+    // looks are not new lookups. With a shared tier, a miss is counted once
+    // Redis has answered too.
+    const bool first = m_tries++ == 0;
+    auto hit = m_reader.get(m_tenant, m_key, m_layer, store::now_ms(), first && m_shared.tier == nullptr);
+    Context context{m_shared, m_reader, *m_settings, m_connection};
     if (hit) {
-      Context context{m_shared, m_reader, *m_settings, m_connection};
-      auto reply = hit_reply(context, request, m_tenant, std::move(*hit));
-      reply.header["waited"] = m_waited;
-      finish(std::move(reply));
+      if (first && m_shared.tier != nullptr) {
+        m_shared.store.stats().count(m_tenant, hit->layer, store::Counter::hits);
+      }
+      served(context, request, std::move(*hit), false);
+      return;
+    }
+    if (first && m_shared.tier != nullptr) {
+      look_in_shared_tier(context, m_tenant, m_key, m_layer,
+                          [self = shared_from_this(), request](std::optional<store::Hit> found, bool from_shared_tier) {
+                            if (self->m_finished || !self->m_connection->open) {
+                              return;
+                            }
+                            if (!found) {
+                              self->attempt(); // on to the lease
+                              return;
+                            }
+                            Context later{self->m_shared, self->m_reader, *self->m_settings, self->m_connection};
+                            self->served(later, request, std::move(*found), from_shared_tier);
+                          });
       return;
     }
     const auto outcome = m_shared.leases.acquire(m_tenant, m_key, m_connection->id,
@@ -105,6 +123,13 @@ private:
         }
       });
     };
+  }
+
+  void served(Context& context, const protocol::Request& request, store::Hit hit, bool from_shared_tier)
+  {
+    auto reply = hit_reply(context, request, m_tenant, std::move(hit), from_shared_tier);
+    reply.header["waited"] = m_waited;
+    finish(std::move(reply));
   }
 
   void finish(protocol::Reply reply)

@@ -70,26 +70,39 @@ handle_mset(Context& context, const protocol::Request& request, Completion done)
       keys.push_back(entry.key);
     }
   }
+  // The entries written, for the shared tier (those skipped as present are not).
+  auto written = std::make_shared<std::vector<store::EntryWrite>>();
+  auto written_ms = std::make_shared<std::int64_t>(0);
   submit_write(
     context, request,
-    [entries = std::move(entries), only_missing](store::Writer& writer) {
+    [entries = std::move(entries), only_missing, written, written_ms, mirrored = context.shared.tier != nullptr](
+      store::Writer& writer) mutable {
       const std::int64_t now = store::now_ms();
+      *written_ms = now;
       std::uint64_t stored = 0;
       std::uint64_t skipped = 0;
-      for (const auto& entry : entries) {
+      for (auto& entry : entries) {
         if (only_missing && writer.exists(entry.tenant, entry.key, now)) {
           ++skipped;
           continue;
         }
         writer.set(entry, now);
         ++stored;
+        if (mirrored) {
+          written->push_back(std::move(entry));
+        }
       }
       return Json{{"stored", stored}, {"skipped", skipped}};
     },
-    [done = std::move(done), &leases = context.shared.leases, tenant, keys = std::move(keys),
+    [done = std::move(done), &shared = context.shared, tenant, keys = std::move(keys), written, written_ms,
      connection = context.connection->id](protocol::Reply reply) {
+      if (reply.ok) {
+        for (const auto& entry : *written) {
+          mirror_entry(shared, entry, *written_ms);
+        }
+      }
       for (const auto& key : keys) {
-        leases.on_set(tenant, key, connection);
+        shared.leases.on_set(tenant, key, connection);
       }
       done(std::move(reply));
     });

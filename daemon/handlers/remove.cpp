@@ -1,5 +1,10 @@
 #include "daemon/handlers/handler.hpp"
 
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <atomic>
+
 // The operations that remove entries: del, invalidate, flush. Each replies
 // with the number of live entries it actually removed.
 namespace omnicache::daemon {
@@ -9,6 +14,22 @@ using protocol::ErrorCode;
 using protocol::Json;
 
 namespace {
+
+// Applies `change` here; once committed, hands it to the shared tier.
+void
+submit_removal(Context& context, const protocol::Request& request, tier::Invalidation change, Completion done)
+{
+  auto shared_change = std::make_shared<const tier::Invalidation>(std::move(change));
+  submit_write(
+    context, request,
+    [shared_change](store::Writer& writer) { return Json{{"removed", apply_invalidation(writer, *shared_change)}}; },
+    [shared_change, &shared = context.shared, done = std::move(done)](protocol::Reply reply) {
+      if (reply.ok) {
+        publish_removal(shared, *shared_change);
+      }
+      done(std::move(reply));
+    });
+}
 
 // invalidate with deps: removes what depends on each and records its new version.
 void
@@ -31,12 +52,15 @@ invalidate_dependencies(Context& context, const protocol::Request& request, std:
   if (version.size() > context.settings.max_tag_bytes) {
     throw Error(ErrorCode::too_large, "field 'version' is over limits.max_tag_bytes");
   }
-  submit_write(
-    context, request,
-    [tenant = std::move(tenant), names = std::move(names), version = std::move(version)](store::Writer& writer) {
-      return Json{{"removed", writer.invalidate_dependencies(tenant, names, version, store::now_ms())}};
-    },
-    std::move(done));
+  tier::Invalidation change;
+  change.kind = tier::Invalidation::Kind::deps;
+  change.tenant = std::move(tenant);
+  change.deps = std::move(names);
+  // Without a version of its own the dependency gets a fresh one, chosen
+  // here so that every daemon of a shared tier records the same.
+  static std::atomic<std::uint64_t> s_fresh{0};
+  change.version = version.empty() ? fmt::format("#{}.{}.{}", store::now_ms(), getpid(), ++s_fresh) : std::move(version);
+  submit_removal(context, request, std::move(change), std::move(done));
 }
 
 } // namespace
@@ -44,14 +68,11 @@ invalidate_dependencies(Context& context, const protocol::Request& request, std:
 void
 handle_del(Context& context, const protocol::Request& request, Completion done)
 {
-  auto tenant = tenant_of(request);
-  auto keys = keys_of(request.header, context.settings);
-  submit_write(
-    context, request,
-    [tenant = std::move(tenant), keys = std::move(keys)](store::Writer& writer) {
-      return Json{{"removed", writer.remove_keys(tenant, keys, store::now_ms())}};
-    },
-    std::move(done));
+  tier::Invalidation change;
+  change.kind = tier::Invalidation::Kind::keys;
+  change.tenant = tenant_of(request);
+  change.keys = keys_of(request.header, context.settings);
+  submit_removal(context, request, std::move(change), std::move(done));
 }
 
 void
@@ -69,27 +90,21 @@ handle_invalidate(Context& context, const protocol::Request& request, Completion
   if (selector.empty()) {
     throw Error(ErrorCode::bad_request, "invalidate needs 'tags', 'pattern' or 'layer' (to remove everything, use flush)");
   }
-  submit_write(
-    context, request,
-    [tenant = std::move(tenant), selector = std::move(selector)](store::Writer& writer) {
-      return Json{{"removed", writer.invalidate(tenant, selector, store::now_ms())}};
-    },
-    std::move(done));
+  tier::Invalidation change;
+  change.kind = tier::Invalidation::Kind::selector;
+  change.tenant = std::move(tenant);
+  change.selector = std::move(selector);
+  submit_removal(context, request, std::move(change), std::move(done));
 }
 
 void
 handle_flush(Context& context, const protocol::Request& request, Completion done)
 {
-  auto tenant = tenant_of(request);
-  const bool all = protocol::optional_bool(request.header, "all_tenants", false);
-  submit_write(
-    context, request,
-    [tenant = std::move(tenant), all](store::Writer& writer) {
-      const auto removed = all ? writer.flush(std::nullopt, store::now_ms())
-                               : writer.flush(std::string_view(tenant), store::now_ms());
-      return Json{{"removed", removed}};
-    },
-    std::move(done));
+  tier::Invalidation change;
+  change.kind = tier::Invalidation::Kind::flush;
+  change.tenant = tenant_of(request);
+  change.all_tenants = protocol::optional_bool(request.header, "all_tenants", false);
+  submit_removal(context, request, std::move(change), std::move(done));
 }
 
 } // namespace omnicache::daemon

@@ -120,6 +120,34 @@ operation_figures(const Context& context)
   return out;
 }
 
+// The shared tier's figures are the daemon's, whatever the tenant asked.
+Json
+tier_figures(const Context& context)
+{
+  const auto* tier = context.shared.tier;
+  if (tier == nullptr) {
+    return {{"enabled", false}};
+  }
+  auto& c = context.shared.tier->counters();
+  return {
+    {"enabled", true},
+    {"url", tier->options().shown_url},
+    {"connected", c.connected.load()},
+    {"l1_hits", c.l1_hits.load()},
+    {"l2_hits", c.l2_hits.load()},
+    {"l2_misses", c.l2_misses.load()},
+    {"l2_errors", c.l2_errors.load()},
+    {"mirrored", c.mirrored.load()},
+    {"queued", c.queued.load()},
+    {"dropped", c.dropped.load()},
+    {"retries", c.retries.load()},
+    {"outages", c.outages.load()},
+    {"invalidations_sent", c.invalidations_sent.load()},
+    {"invalidations_applied", c.invalidations_applied.load()},
+    {"resyncs", c.resyncs.load()},
+  };
+}
+
 } // namespace
 
 protocol::Reply
@@ -150,6 +178,7 @@ handle_stats(Context& context, const protocol::Request& request)
     {"layers", Json::object()},
     {"models", model_figures(context, tenant, all)},
     {"operations", operation_figures(context)},
+    {"tier", tier_figures(context)},
   };
   for (const auto& [name, stats] : layers) {
     reply["layers"][name] = figures(stats);

@@ -10,7 +10,7 @@ namespace {
 constexpr std::array k_ops{
   OpSpec{"hello",      OpKind::control, handle_hello,    nullptr,           "protocol version, server capabilities and limits"},
   OpSpec{"ping",       OpKind::read,    handle_ping,     nullptr,           "round trip; the server's clock"},
-  OpSpec{"get",        OpKind::read,    handle_get,      nullptr,           "the value of a live key"},
+  OpSpec{"get",        OpKind::read,    nullptr,         handle_get_tiered, "the value of a live key"},
   OpSpec{"exists",     OpKind::read,    handle_exists,   nullptr,           "whether a key is live"},
   OpSpec{"inspect",    OpKind::read,    handle_inspect,  nullptr,           "an entry's metadata"},
   OpSpec{"keys",       OpKind::read,    handle_keys,     nullptr,           "live keys by glob, tag and layer, a page at a time"},

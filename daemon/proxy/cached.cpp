@@ -144,7 +144,8 @@ public:
       if (m_request.stream) {
         // A streamed answer is passed on as it comes: waiters could not share
         // it, so streams take no lease.
-        looked(handle_get(context, handler_request("get", m_exchange->with_tenant(std::move(fields)))));
+        handle_get_tiered(context, handler_request("get", m_exchange->with_tenant(std::move(fields))),
+                          [self](protocol::Reply reply) { self->looked(std::move(reply)); });
         return;
       }
       // Identical requests at once: the first asks upstream, the others wait
@@ -170,7 +171,8 @@ private:
     if (!reply.ok) {
       log::warn("proxy: lookup of {} failed: {}", m_request.key, reply.error_message);
     } else if (reply.header.value("found", false)) {
-      serve_hit(std::move(reply), "HIT", Outcome::hit);
+      const auto verdict = hit_verdict(reply);
+      serve_hit(std::move(reply), verdict, Outcome::hit);
       return;
     } else {
       m_leased = reply.header.value("lease", false);
@@ -200,8 +202,8 @@ private:
                           [self](protocol::Reply reply) {
                             if (reply.ok && reply.header.value("found", false)) {
                               const bool exact = reply.header.value("match", "") == "exact";
-                              self->serve_hit(std::move(reply), exact ? "HIT" : "SEMANTIC",
-                                              exact ? Outcome::hit : Outcome::semantic);
+                              const auto verdict = exact ? hit_verdict(reply) : std::string("SEMANTIC");
+                              self->serve_hit(std::move(reply), verdict, exact ? Outcome::hit : Outcome::semantic);
                               return;
                             }
                             if (!reply.ok) {
@@ -213,6 +215,13 @@ private:
       log::warn("proxy: semantic lookup refused: {}", e.what());
       call_upstream("MISS", Outcome::miss);
     }
+  }
+
+  // HIT, or with a shared tier HIT_L1 / HIT_L2: which tier answered.
+  static std::string hit_verdict(const protocol::Reply& reply)
+  {
+    const auto tier = reply.header.find("tier");
+    return tier != reply.header.end() && tier->is_string() ? "HIT_" + tier->get<std::string>() : "HIT";
   }
 
   void serve_hit(protocol::Reply reply, std::string_view verdict, Outcome outcome)

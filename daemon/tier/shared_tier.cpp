@@ -1,0 +1,320 @@
+#include "daemon/tier/shared_tier.hpp"
+
+#include "daemon/embedders/http.hpp"
+#include "daemon/tier/follower.hpp"
+#include "daemon/tier/keys.hpp"
+#include "daemon/tier/link.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/core.h>
+#include <openssl/rand.h>
+
+#include <deque>
+
+namespace omnicache::daemon::tier {
+
+namespace {
+
+// Writes sent to Redis before their replies come back.
+constexpr std::size_t k_window = 64;
+
+std::string
+origin_word()
+{
+  std::uint64_t value = 0;
+  RAND_bytes(reinterpret_cast<unsigned char*>(&value), sizeof value);
+  return fmt::format("{:016x}", value);
+}
+
+} // namespace
+
+class SharedTier::Impl
+{
+public:
+  Impl(SharedTier& tier, std::function<void(const Invalidation&)> apply,
+       std::function<void(std::function<void()>)> after_applied)
+    : m_tier(tier),
+      m_options(tier.m_options),
+      m_counters(tier.m_counters),
+      m_keys(m_options.prefix),
+      m_tls(m_options.url.tls ? std::optional(http::make_tls_context()) : std::nullopt),
+      m_reads(m_io, m_options.url, tls(), m_options.connect_timeout,
+              {[this] { reads_up(); }, [this](const std::string& why) { reads_down(why); }}),
+      m_writes(m_io, m_options.url, tls(), m_options.connect_timeout,
+               {[this] { drain(); }, [this](const std::string&) { m_in_flight = 0; }}),
+      m_follower(m_io, m_options, tls(), m_keys, m_origin, m_counters, tier.m_generation, std::move(apply),
+                 [&tier, after_applied = std::move(after_applied)] {
+                   after_applied([&tier] {
+                     const std::lock_guard lock(tier.m_settled_mutex);
+                     tier.m_settled = true;
+                     tier.m_settled_changed.notify_all();
+                   });
+                 }),
+      m_stop_timer(m_io)
+  {
+  }
+
+  void start()
+  {
+    m_reads.start();
+    m_writes.start();
+    m_follower.start();
+    m_thread = std::thread([this] { m_io.run(); });
+  }
+
+  void stop(std::chrono::milliseconds drain)
+  {
+    if (!m_thread.joinable()) {
+      return;
+    }
+    boost::asio::post(m_io, [this, deadline = std::chrono::steady_clock::now() + drain] { finish(deadline); });
+    m_thread.join();
+  }
+
+  void lookup(std::string tenant, std::string key, std::string layer, boost::asio::any_io_executor executor,
+              std::function<void(std::optional<SharedEntry>)> done)
+  {
+    auto command = m_keys.lookup(tenant, key);
+    boost::asio::post(m_io, [this, command = std::move(command), layer = std::move(layer),
+                             executor = std::move(executor), done = std::move(done)]() mutable {
+      auto answer = [executor, done = std::move(done)](std::optional<SharedEntry> entry) mutable {
+        boost::asio::post(executor, [done = std::move(done), entry = std::move(entry)]() mutable {
+          done(std::move(entry));
+        });
+      };
+      auto* redis = m_reads.ready();
+      if (redis == nullptr) {
+        ++m_counters.l2_errors;
+        answer(std::nullopt);
+        return;
+      }
+      const std::uint64_t generation = m_tier.generation();
+      const std::int64_t sent_ms = store::now_ms();
+      redis->send(command, m_options.timeout,
+                  [this, layer = std::move(layer), generation, sent_ms,
+                   answer = std::move(answer)](const std::string& error, const RedisReply& reply) mutable {
+                    if (!error.empty() || reply.is_error()) {
+                      ++m_counters.l2_errors;
+                      answer(std::nullopt);
+                      return;
+                    }
+                    auto entry = parse_lookup(reply, sent_ms);
+                    if (!entry || (!layer.empty() && entry->layer != layer) || generation != m_tier.generation()) {
+                      ++m_counters.l2_misses;
+                      answer(std::nullopt);
+                      return;
+                    }
+                    entry->generation = generation;
+                    answer(std::move(entry));
+                  });
+    });
+  }
+
+  void queue(std::vector<RedisCommand> commands, bool invalidation, std::int64_t expires_ms = 0)
+  {
+    boost::asio::post(m_io, [this, commands = std::move(commands), invalidation, expires_ms]() mutable {
+      if (m_queue.size() >= m_options.queue_limit) {
+        drop_oldest_write();
+      }
+      m_queue.push_back({std::move(commands), invalidation, false, expires_ms});
+      m_counters.queued = m_queue.size();
+      drain();
+    });
+  }
+
+  void mirror(const store::EntryWrite& entry, std::int64_t written_ms)
+  {
+    // The TTL Redis gets is what is left when the write is sent, which may be
+    // long after the commit while Redis is down.
+    const std::int64_t expires_ms = entry.ttl_ms == 0 ? 0 : written_ms + entry.ttl_ms;
+    queue({m_keys.set(entry)}, false, expires_ms);
+  }
+  void publish(const Invalidation& change) { queue(m_keys.invalidate(change, m_origin, m_options.log_length), true); }
+
+private:
+  struct Pending
+  {
+    std::vector<RedisCommand> commands;
+    bool invalidation = false;
+    bool sent = false;
+    std::int64_t expires_ms = 0; // an entry's: when it expires (0: never)
+  };
+
+  boost::asio::ssl::context* tls() { return m_tls ? &*m_tls : nullptr; }
+
+  void reads_up()
+  {
+    m_counters.connected = true;
+    m_warned_unreachable = false;
+    m_options.info(fmt::format("shared tier: connected to {}", m_options.shown_url));
+  }
+
+  void reads_down(const std::string& why)
+  {
+    if (m_counters.connected.exchange(false)) {
+      ++m_counters.outages;
+      m_warned_unreachable = true; // said once per outage
+      m_options.warn(fmt::format("shared tier: lost {} ({}); serving from the local tier, reconnecting",
+                                 m_options.shown_url, why));
+    } else if (!m_warned_unreachable) {
+      m_warned_unreachable = true;
+      m_options.warn(fmt::format("shared tier: cannot reach {} ({}); serving from the local tier, retrying",
+                                 m_options.shown_url, why));
+    }
+  }
+
+  // An entry that does not reach Redis only costs other daemons a miss; an
+  // invalidation that does not would let them serve stale entries, so those stay.
+  void drop_oldest_write()
+  {
+    for (auto it = m_queue.begin() + static_cast<std::ptrdiff_t>(m_in_flight); it != m_queue.end(); ++it) {
+      if (!it->invalidation) {
+        m_queue.erase(it);
+        ++m_counters.dropped;
+        return;
+      }
+    }
+  }
+
+  void drain()
+  {
+    auto* redis = m_writes.ready();
+    while (redis != nullptr && m_in_flight < m_queue.size() && m_in_flight < k_window) {
+      auto& item = m_queue[m_in_flight];
+      if (item.expires_ms != 0) {
+        const std::int64_t left = item.expires_ms - store::now_ms();
+        if (left <= 0) { // expired while it waited: Redis need not have it
+          m_queue.erase(m_queue.begin() + static_cast<std::ptrdiff_t>(m_in_flight));
+          m_counters.queued = m_queue.size();
+          continue;
+        }
+        auto& set = item.commands.front();
+        set[set.size() - Keys::k_set_ttl_from_end] = std::to_string(left);
+      }
+      ++m_in_flight;
+      if (item.sent) {
+        ++m_counters.retries;
+      }
+      item.sent = true;
+      for (std::size_t i = 0; i < item.commands.size(); ++i) {
+        const bool last = i + 1 == item.commands.size();
+        redis->send(item.commands[i], m_options.timeout + m_options.connect_timeout,
+                    [this, last](const std::string& error, const RedisReply& reply) {
+                      if (!error.empty()) {
+                        return; // the link's down handler puts the item back in line
+                      }
+                      if (reply.is_error()) {
+                        // Retrying cannot help a command Redis refuses (a read-only replica, scripts off).
+                        m_options.warn(fmt::format("shared tier: Redis refused a write: {}", reply.text));
+                      }
+                      if (last) {
+                        acknowledged(reply.is_error());
+                      }
+                    });
+      }
+    }
+  }
+
+  void acknowledged(bool refused)
+  {
+    if (m_queue.empty() || m_in_flight == 0) {
+      return;
+    }
+    if (!refused) {
+      ++(m_queue.front().invalidation ? m_counters.invalidations_sent : m_counters.mirrored);
+    }
+    m_queue.pop_front();
+    --m_in_flight;
+    m_counters.queued = m_queue.size();
+    drain();
+  }
+
+  void finish(std::chrono::steady_clock::time_point deadline)
+  {
+    if (!m_queue.empty() && m_writes.ready() != nullptr && std::chrono::steady_clock::now() < deadline) {
+      m_stop_timer.expires_after(std::chrono::milliseconds(10));
+      m_stop_timer.async_wait([this, deadline](const boost::system::error_code&) { finish(deadline); });
+      return;
+    }
+    if (!m_queue.empty()) {
+      m_options.warn(fmt::format("shared tier: {} writes and invalidations did not reach Redis before stopping",
+                                 m_queue.size()));
+    }
+    m_follower.stop();
+    m_reads.stop();
+    m_writes.stop();
+    m_io.stop();
+  }
+
+  SharedTier& m_tier;
+  const TierOptions& m_options;
+  TierCounters& m_counters;
+  Keys m_keys;
+  boost::asio::io_context m_io;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> m_work{m_io.get_executor()};
+  std::optional<boost::asio::ssl::context> m_tls;
+  Link m_reads;
+  Link m_writes;
+  // Names this daemon's records in the log, so that it skips its own.
+  std::string m_origin = origin_word();
+  Follower m_follower;
+  boost::asio::steady_timer m_stop_timer;
+  std::deque<Pending> m_queue;
+  std::size_t m_in_flight = 0;
+  bool m_warned_unreachable = false;
+  std::thread m_thread;
+};
+
+SharedTier::SharedTier(TierOptions options, std::function<void(const Invalidation&)> apply,
+                       std::function<void(std::function<void()>)> after_applied)
+  : m_options(std::move(options)),
+    m_impl(std::make_unique<Impl>(*this, std::move(apply), std::move(after_applied)))
+{
+}
+
+bool
+SharedTier::wait_until_settled(std::chrono::milliseconds limit)
+{
+  std::unique_lock lock(m_settled_mutex);
+  return m_settled_changed.wait_for(lock, limit, [this] { return m_settled; });
+}
+
+SharedTier::~SharedTier()
+{
+  stop(std::chrono::milliseconds(0));
+}
+
+void
+SharedTier::start()
+{
+  m_impl->start();
+}
+
+void
+SharedTier::stop(std::chrono::milliseconds drain)
+{
+  m_impl->stop(drain);
+}
+
+void
+SharedTier::lookup(std::string tenant, std::string key, std::string layer, boost::asio::any_io_executor executor,
+                   std::function<void(std::optional<SharedEntry>)> done)
+{
+  m_impl->lookup(std::move(tenant), std::move(key), std::move(layer), std::move(executor), std::move(done));
+}
+
+void
+SharedTier::mirror(const store::EntryWrite& entry, std::int64_t written_ms)
+{
+  m_impl->mirror(entry, written_ms);
+}
+
+void
+SharedTier::publish(const Invalidation& change)
+{
+  m_impl->publish(change);
+}
+
+} // namespace omnicache::daemon::tier
