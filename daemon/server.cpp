@@ -68,15 +68,16 @@ Server::~Server()
   if (m_proxy) {
     m_proxy->close_upstreams();
   }
+  if (m_tier) {
+    // Its last callbacks post to the serving threads' loops.
+    m_tier->stop(std::chrono::milliseconds(0));
+  }
   m_timer.reset();
   m_accept_timer.reset();
   m_signals.reset();
   m_acceptor.reset();
   m_workers.clear();
   m_proxy.reset();
-  if (m_tier) {
-    m_tier->stop(std::chrono::milliseconds(0));
-  }
   if (m_store) {
     m_store->stop();
   }

@@ -228,7 +228,8 @@ const std::array k_specs{
               600000},
   SettingSpec{"tier.redis.queue", "OMNICACHE_TIER_REDIS_QUEUE", "100000", Kind::count, false, &S::redis_queue,
               "Most writes and invalidations waiting to reach Redis (while it is slow or down). Past it the "
-              "oldest write is dropped and counted; an invalidation is never dropped.", {}, 1, 100000000},
+              "oldest write's value is dropped (counted) and only a delete of its key is kept, so that Redis "
+              "holds no older value; an invalidation is never dropped.", {}, 1, 100000000},
   SettingSpec{"tier.redis.log_length", "OMNICACHE_TIER_REDIS_LOG_LENGTH", "100000", Kind::count, false,
               &S::redis_log_length,
               "Invalidations kept in Redis for daemons that were away. A daemon that comes back after more "

@@ -156,7 +156,8 @@ void embed_text(Context& context, std::string tenant, std::string text, std::fun
 void look_in_shared_tier(Context& context, std::string tenant, std::string key, std::string layer,
                          std::function<void(std::optional<store::Hit>, bool from_shared_tier)> done);
 // Committed changes, for Redis and the other daemons; no-ops without a tier.
-void mirror_entry(Shared& shared, const store::EntryWrite& entry, std::int64_t written_ms);
+// An entry that `replaced` another is dropped from the other daemons' stores.
+void mirror_entry(Shared& shared, const store::EntryWrite& entry, std::int64_t written_ms, bool replaced);
 void publish_removal(Shared& shared, const tier::Invalidation& change);
 // Applies another daemon's invalidation to the local store (on the writer thread).
 std::uint64_t apply_invalidation(store::Writer& writer, const tier::Invalidation& change);

@@ -70,8 +70,9 @@ handle_mset(Context& context, const protocol::Request& request, Completion done)
       keys.push_back(entry.key);
     }
   }
-  // The entries written, for the shared tier (those skipped as present are not).
-  auto written = std::make_shared<std::vector<store::EntryWrite>>();
+  // The entries written, for the shared tier (those skipped as present are
+  // not), and whether each replaced one.
+  auto written = std::make_shared<std::vector<std::pair<store::EntryWrite, bool>>>();
   auto written_ms = std::make_shared<std::int64_t>(0);
   submit_write(
     context, request,
@@ -86,10 +87,10 @@ handle_mset(Context& context, const protocol::Request& request, Completion done)
           ++skipped;
           continue;
         }
-        writer.set(entry, now);
+        const bool replaced = writer.set(entry, now);
         ++stored;
         if (mirrored) {
-          written->push_back(std::move(entry));
+          written->emplace_back(std::move(entry), replaced);
         }
       }
       return Json{{"stored", stored}, {"skipped", skipped}};
@@ -97,8 +98,8 @@ handle_mset(Context& context, const protocol::Request& request, Completion done)
     [done = std::move(done), &shared = context.shared, tenant, keys = std::move(keys), written, written_ms,
      connection = context.connection->id](protocol::Reply reply) {
       if (reply.ok) {
-        for (const auto& entry : *written) {
-          mirror_entry(shared, entry, *written_ms);
+        for (const auto& [entry, replaced] : *written) {
+          mirror_entry(shared, entry, *written_ms, replaced);
         }
       }
       for (const auto& key : keys) {

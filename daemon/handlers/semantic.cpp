@@ -217,7 +217,7 @@ handle_semantic_set(Context& context, const protocol::Request& request, Completi
           if (reply.ok) {
             // Semantic indexes stay local: other daemons find the answer by its key.
             entry->vector.reset();
-            mirror_entry(shared, *entry, *written_ms);
+            mirror_entry(shared, *entry, *written_ms, reply.header.value("replaced", false));
             reply.header["ttl_ms"] = ttl_ms == 0 ? Json(nullptr) : Json(ttl_ms);
             reply.header["key"] = q.key;
             reply.header["embedder"] = q.embedder;

@@ -26,7 +26,7 @@ handle_set(Context& context, const protocol::Request& request, Completion done)
       protocol::Reply reply) {
       if (reply.ok) {
         reply.header["ttl_ms"] = entry->ttl_ms == 0 ? Json(nullptr) : Json(entry->ttl_ms);
-        mirror_entry(shared, *entry, *written_ms);
+        mirror_entry(shared, *entry, *written_ms, reply.header.value("replaced", false));
       }
       // Committed (or failed): clients waiting for this key may go on.
       shared.leases.on_set(entry->tenant, entry->key, connection);

@@ -38,7 +38,8 @@ look_in_shared_tier(Context& context, std::string tenant, std::string key, std::
                     // An invalidation that arrived since the lookup may concern this entry; and one
                     // written under another version of a dependency is stale here (or this daemon is).
                     const auto now = store::now_ms();
-                    if (tier.generation() != generation || !writer.dependencies_current(entry)) {
+                    if (tier.generation() != generation || !writer.dependencies_current(entry)
+                        || writer.exists(entry.tenant, entry.key, now)) { // a fill never overwrites
                       return;
                     }
                     // The copy never outlives the entry in Redis.
@@ -57,10 +58,13 @@ look_in_shared_tier(Context& context, std::string tenant, std::string key, std::
 }
 
 void
-mirror_entry(Shared& shared, const store::EntryWrite& entry, std::int64_t written_ms)
+mirror_entry(Shared& shared, const store::EntryWrite& entry, std::int64_t written_ms, bool replaced)
 {
   if (shared.tier != nullptr) {
     shared.tier->mirror(entry, written_ms);
+    if (replaced) {
+      shared.tier->announce_overwrite(entry.tenant, entry.key);
+    }
   }
 }
 

@@ -88,8 +88,8 @@ struct Follower::Found
   std::optional<std::string> first_id;   // the oldest record still in the log
   std::optional<std::int64_t> length;
   std::optional<std::int64_t> entries_added; // Redis 7 and later: every record ever added
-  bool log_exists = false;
   bool last_read_kept = false; // the record we read last is still in the log
+  std::string refused;         // an error reply, when Redis refused one of the questions
 };
 
 Follower::Follower(boost::asio::io_context& io, const TierOptions& options, boost::asio::ssl::context* tls,
@@ -160,6 +160,8 @@ Follower::begin()
   redis->send({"GET", m_keys.epoch()}, timeout, [found](const std::string& error, const RedisReply& reply) {
     if (error.empty() && reply.type == RedisReply::Type::string) {
       found->epoch = reply.text;
+    } else if (reply.is_error()) {
+      found->refused = reply.text;
     }
   });
   redis->send({"INFO", "server"}, timeout, [found](const std::string& error, const RedisReply& reply) {
@@ -168,10 +170,12 @@ Follower::begin()
     }
   });
   redis->send({"XINFO", "STREAM", m_keys.log()}, timeout, [found](const std::string& error, const RedisReply& reply) {
+    if (reply.is_error() && reply.text.find("no such key") == std::string::npos) {
+      found->refused = reply.text;
+    }
     if (!error.empty() || reply.type != RedisReply::Type::array) {
       return; // no log yet: ERR no such key
     }
-    found->log_exists = true;
     if (const auto* last = field(reply, "last-generated-id")) {
       found->last_generated = last->text;
     }
@@ -193,11 +197,11 @@ Follower::begin()
                   return; // the link reconnects and begins again
                 }
                 found->last_read_kept = reply.type == RedisReply::Type::array && !reply.elements.empty();
-                if (found->epoch.empty()) {
-                  m_options.warn("shared tier: Redis gave no epoch; the invalidation log is not followed");
-                  if (auto settled = std::exchange(m_settled, nullptr)) {
-                    settled();
-                  }
+                if (reply.is_error()) {
+                  found->refused = reply.text;
+                }
+                if (!found->refused.empty() || found->epoch.empty()) {
+                  give_up(found->refused.empty() ? std::string("no epoch") : found->refused);
                   return;
                 }
                 decide(*found);
@@ -215,10 +219,14 @@ Follower::decide(const Found& found)
     // is there, so is everything after it. Without it, records after it may
     // be gone when the log lost any (Redis 7 counts them; older ones cannot
     // say, and we assume the worst).
+    // A record we read that is gone means the log was trimmed past it or
+    // made anew (deleted, evicted): either way records after it may be lost.
     const bool lost_some = !found.entries_added || !found.length || *found.entries_added > *found.length;
-    const bool trimmed_past_us = !found.last_read_kept && lost_some && found.first_id
-                                 && compare_stream_ids(*found.first_id, m_position.last_id) > 0;
-    if (trimmed_past_us || (!found.log_exists && m_position.last_id != "0-0")) {
+    const bool trimmed_past_us
+      = m_position.last_id != "0-0"
+          ? !found.last_read_kept
+          : lost_some && found.first_id && compare_stream_ids(*found.first_id, m_position.last_id) > 0;
+    if (trimmed_past_us) {
       resync("the invalidation log no longer reaches back to the last record this daemon read");
       m_position.last_id = found.last_generated;
     }
@@ -249,11 +257,22 @@ Follower::read()
   if (redis == nullptr || m_stopped) {
     return;
   }
-  redis->send({"XREAD", "COUNT", std::to_string(k_batch), "BLOCK", std::to_string(k_block_ms), "STREAMS", m_keys.log(),
-               m_position.last_id},
-              std::chrono::milliseconds(k_block_ms) + m_options.timeout + m_options.connect_timeout,
+  // Until the log has been read to its end once, each read answers at once:
+  // the daemon waits for that before serving.
+  RedisCommand command{"XREAD", "COUNT", std::to_string(k_batch)};
+  const bool block = !m_settled;
+  if (block) {
+    command.insert(command.end(), {"BLOCK", std::to_string(k_block_ms)});
+  }
+  command.insert(command.end(), {"STREAMS", m_keys.log(), m_position.last_id});
+  redis->send(command,
+              std::chrono::milliseconds(block ? k_block_ms : 0) + m_options.timeout + m_options.connect_timeout,
               [this, session = m_session](const std::string& error, const RedisReply& reply) {
                 if (!error.empty() || session != m_session || m_stopped) {
+                  return;
+                }
+                if (reply.is_error()) {
+                  give_up(reply.text);
                   return;
                 }
                 received(reply);
@@ -296,6 +315,21 @@ Follower::received(const RedisReply& reply)
     if (auto settled = std::exchange(m_settled, nullptr)) {
       settled();
     }
+  }
+}
+
+void
+Follower::give_up(const std::string& why)
+{
+  if (why != m_last_refusal) {
+    m_last_refusal = why;
+    m_options.warn(fmt::format("shared tier: Redis refused to serve the invalidation log ({}); reconnecting", why));
+  }
+  if (auto settled = std::exchange(m_settled, nullptr)) {
+    settled();
+  }
+  if (auto* redis = m_link.ready()) {
+    redis->close(why); // the link connects again after its backoff
   }
 }
 

@@ -50,6 +50,8 @@ private:
   void read();
   void received(const RedisReply& reply);
   void resync(const std::string& why);
+  // Redis answered with an error: say so (once), and connect again later.
+  void give_up(const std::string& why);
   void load_position();
   void save_position();
   void schedule_save();
@@ -74,6 +76,7 @@ private:
   std::optional<std::chrono::steady_clock::time_point> m_lost_caught_up;
   std::uint64_t m_session = 0; // tells the reads of one connection from the next
   bool m_stopped = false;
+  std::string m_last_refusal;
 };
 
 // Compares two stream ids ("ms-seq"): <0, 0, >0.

@@ -241,9 +241,15 @@ Keys::invalidate(const Invalidation& change, std::string_view origin, std::uint6
     }
     break;
   }
-  commands.push_back({"XADD", log(), "MAXLEN", "~", std::to_string(log_length), "*", "o", std::string(origin), "c",
-                      encode_invalidation(change)});
+  commands.push_back(log_record(change, origin, log_length));
   return commands;
+}
+
+RedisCommand
+Keys::log_record(const Invalidation& change, std::string_view origin, std::uint64_t log_length) const
+{
+  return {"XADD", log(), "MAXLEN", "~", std::to_string(log_length), "*", "o", std::string(origin), "c",
+          encode_invalidation(change)};
 }
 
 std::string

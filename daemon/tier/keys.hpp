@@ -39,6 +39,8 @@ public:
   // What removes the entries from Redis, then the log record.
   std::vector<RedisCommand> invalidate(const Invalidation& change, std::string_view origin,
                                        std::uint64_t log_length) const;
+  // The log record alone.
+  RedisCommand log_record(const Invalidation& change, std::string_view origin, std::uint64_t log_length) const;
 
 private:
   std::string tenant_part(std::string_view tenant) const;

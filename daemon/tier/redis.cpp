@@ -173,10 +173,11 @@ RedisConnection::transport_ready()
   if (m_closed) {
     return;
   }
+  error_code ignored; // without it, small commands wait for earlier ones' acknowledgements
   if (auto* socket = std::get_if<Tcp::socket>(&m_stream)) {
-    socket->set_option(Tcp::no_delay(true));
+    socket->set_option(Tcp::no_delay(true), ignored);
   } else if (auto* tls = std::get_if<boost::asio::ssl::stream<Tcp::socket>>(&m_stream)) {
-    tls->next_layer().set_option(Tcp::no_delay(true));
+    tls->next_layer().set_option(Tcp::no_delay(true), ignored);
   }
   read_more();
   log_in();

@@ -19,6 +19,24 @@ namespace {
 
 // Writes sent to Redis before their replies come back.
 constexpr std::size_t k_window = 64;
+// How long an invalidation script may run in Redis: pattern invalidations and
+// flushes scan the keyspace. Sent again after a timeout, it would start over.
+constexpr std::chrono::seconds k_script_deadline{60};
+
+// Error replies that say "not now" (a busy script, a failover, a full
+// memory), after which the same write can succeed.
+bool
+transient(const RedisReply& reply)
+{
+  constexpr std::string_view k_not_now[] = {"BUSY", "LOADING", "TRYAGAIN", "MASTERDOWN", "READONLY", "OOM",
+                                            "CLUSTERDOWN"};
+  for (const auto prefix : k_not_now) {
+    if (reply.text.starts_with(prefix)) {
+      return true;
+    }
+  }
+  return false;
+}
 
 std::string
 origin_word()
@@ -66,16 +84,25 @@ public:
 
   void stop(std::chrono::milliseconds drain)
   {
+    m_stopping = true;
     if (!m_thread.joinable()) {
       return;
     }
     boost::asio::post(m_io, [this, deadline = std::chrono::steady_clock::now() + drain] { finish(deadline); });
     m_thread.join();
+    // What was posted meanwhile (lookups that answer by posting to their
+    // connection's loop) runs now, while those loops still exist.
+    m_io.restart();
+    m_io.poll();
   }
 
   void lookup(std::string tenant, std::string key, std::string layer, boost::asio::any_io_executor executor,
               std::function<void(std::optional<SharedEntry>)> done)
   {
+    if (m_stopping) { // the tier's thread is gone or going: nothing would answer
+      boost::asio::post(executor, [done = std::move(done)] { done(std::nullopt); });
+      return;
+    }
     auto command = m_keys.lookup(tenant, key);
     boost::asio::post(m_io, [this, command = std::move(command), layer = std::move(layer),
                              executor = std::move(executor), done = std::move(done)]() mutable {
@@ -87,6 +114,13 @@ public:
       auto* redis = m_reads.ready();
       if (redis == nullptr) {
         ++m_counters.l2_errors;
+        answer(std::nullopt);
+        return;
+      }
+      if (m_own_invalidations > 0) {
+        // Redis may still hold what this daemon removed: reading it back
+        // would undo the removal here.
+        ++m_counters.l2_misses;
         answer(std::nullopt);
         return;
       }
@@ -112,13 +146,15 @@ public:
     });
   }
 
-  void queue(std::vector<RedisCommand> commands, bool invalidation, std::int64_t expires_ms = 0)
+  void queue(std::vector<RedisCommand> commands, bool invalidation, std::int64_t expires_ms = 0,
+             std::string entry_key = {}, bool own_removal = false)
   {
-    boost::asio::post(m_io, [this, commands = std::move(commands), invalidation, expires_ms]() mutable {
+    boost::asio::post(m_io, [this, commands = std::move(commands), invalidation, expires_ms,
+                             entry_key = std::move(entry_key), own_removal]() mutable {
       if (m_queue.size() >= m_options.queue_limit) {
         drop_oldest_write();
       }
-      m_queue.push_back({std::move(commands), invalidation, false, expires_ms});
+      m_queue.push_back({std::move(commands), invalidation, false, expires_ms, std::move(entry_key), own_removal});
       m_counters.queued = m_queue.size();
       drain();
     });
@@ -129,9 +165,27 @@ public:
     // The TTL Redis gets is what is left when the write is sent, which may be
     // long after the commit while Redis is down.
     const std::int64_t expires_ms = entry.ttl_ms == 0 ? 0 : written_ms + entry.ttl_ms;
-    queue({m_keys.set(entry)}, false, expires_ms);
+    queue({m_keys.set(entry)}, false, expires_ms, m_keys.entry(entry.tenant, entry.key));
   }
-  void publish(const Invalidation& change) { queue(m_keys.invalidate(change, m_origin, m_options.log_length), true); }
+  // Runs right after the removal's commit, before its reply: from then on no
+  // copy from Redis started earlier is written, and no lookup reads Redis
+  // until Redis has the removal too.
+  void publish(const Invalidation& change)
+  {
+    ++m_own_invalidations;
+    ++m_tier.m_generation;
+    queue(m_keys.invalidate(change, m_origin, m_options.log_length), true, 0, {}, true);
+  }
+
+  // After an overwrite: the other daemons drop their copies once Redis has
+  // the new value (the record follows the mirrored set in the queue).
+  void announce_overwrite(const std::string& tenant, const std::string& key)
+  {
+    Invalidation change;
+    change.tenant = tenant;
+    change.keys = {key};
+    queue({m_keys.log_record(change, m_origin, m_options.log_length)}, true);
+  }
 
 private:
   struct Pending
@@ -140,6 +194,8 @@ private:
     bool invalidation = false;
     bool sent = false;
     std::int64_t expires_ms = 0; // an entry's: when it expires (0: never)
+    std::string entry_key;       // a set's: the entry's key in Redis
+    bool own_removal = false;    // counted in m_own_invalidations
   };
 
   boost::asio::ssl::context* tls() { return m_tls ? &*m_tls : nullptr; }
@@ -165,17 +221,25 @@ private:
     }
   }
 
-  // An entry that does not reach Redis only costs other daemons a miss; an
-  // invalidation that does not would let them serve stale entries, so those stay.
+  // A value that does not reach Redis only costs other daemons a miss, as
+  // long as Redis does not keep an older value of the key instead: a dropped
+  // write becomes a delete of its key. Invalidations are never dropped.
   void drop_oldest_write()
   {
     for (auto it = m_queue.begin() + static_cast<std::ptrdiff_t>(m_in_flight); it != m_queue.end(); ++it) {
-      if (!it->invalidation) {
-        m_queue.erase(it);
+      if (!it->invalidation && !it->entry_key.empty()) {
+        forget_value(*it);
         ++m_counters.dropped;
         return;
       }
     }
+  }
+
+  static void forget_value(Pending& item)
+  {
+    item.commands = {{"DEL", item.entry_key}};
+    item.entry_key.clear();
+    item.expires_ms = 0;
   }
 
   void drain()
@@ -185,34 +249,45 @@ private:
       auto& item = m_queue[m_in_flight];
       if (item.expires_ms != 0) {
         const std::int64_t left = item.expires_ms - store::now_ms();
-        if (left <= 0) { // expired while it waited: Redis need not have it
-          m_queue.erase(m_queue.begin() + static_cast<std::ptrdiff_t>(m_in_flight));
-          m_counters.queued = m_queue.size();
-          continue;
+        if (left <= 0) {
+          forget_value(item); // expired while it waited; an older value must not stay either
+        } else {
+          auto& set = item.commands.front();
+          set[set.size() - Keys::k_set_ttl_from_end] = std::to_string(left);
         }
-        auto& set = item.commands.front();
-        set[set.size() - Keys::k_set_ttl_from_end] = std::to_string(left);
       }
       ++m_in_flight;
       if (item.sent) {
         ++m_counters.retries;
       }
       item.sent = true;
+      const auto deadline = item.invalidation ? std::chrono::milliseconds(k_script_deadline)
+                                              : m_options.timeout + m_options.connect_timeout;
       for (std::size_t i = 0; i < item.commands.size(); ++i) {
         const bool last = i + 1 == item.commands.size();
-        redis->send(item.commands[i], m_options.timeout + m_options.connect_timeout,
-                    [this, last](const std::string& error, const RedisReply& reply) {
-                      if (!error.empty()) {
-                        return; // the link's down handler puts the item back in line
-                      }
-                      if (reply.is_error()) {
-                        // Retrying cannot help a command Redis refuses (a read-only replica, scripts off).
-                        m_options.warn(fmt::format("shared tier: Redis refused a write: {}", reply.text));
-                      }
-                      if (last) {
-                        acknowledged(reply.is_error());
-                      }
-                    });
+        redis->send(item.commands[i], deadline, [this, last](const std::string& error, const RedisReply& reply) {
+          if (!error.empty()) {
+            return; // the link's down handler puts the item back in line
+          }
+          if (reply.is_error() && transient(reply)) {
+            // Closing puts every unacknowledged write back in line, to be
+            // sent again in order once the connection is made again.
+            if (!std::exchange(m_warned_refusal, true)) {
+              m_options.warn(fmt::format("shared tier: Redis cannot take writes now ({}); retrying", reply.text));
+            }
+            if (auto* connection = m_writes.ready()) {
+              connection->close(reply.text);
+            }
+            return;
+          }
+          if (reply.is_error()) {
+            // Retrying cannot help a command Redis refuses for good (scripts or streams off).
+            m_options.warn(fmt::format("shared tier: Redis refused a write: {}", reply.text));
+          }
+          if (last) {
+            acknowledged(reply.is_error());
+          }
+        });
       }
     }
   }
@@ -222,8 +297,15 @@ private:
     if (m_queue.empty() || m_in_flight == 0) {
       return;
     }
-    if (!refused) {
-      ++(m_queue.front().invalidation ? m_counters.invalidations_sent : m_counters.mirrored);
+    const auto& item = m_queue.front();
+    m_warned_refusal = refused && m_warned_refusal;
+    if (item.own_removal) {
+      --m_own_invalidations;
+    }
+    if (!refused && !item.entry_key.empty()) {
+      ++m_counters.mirrored;
+    } else if (!refused && item.invalidation) {
+      ++m_counters.invalidations_sent;
     }
     m_queue.pop_front();
     --m_in_flight;
@@ -264,6 +346,10 @@ private:
   std::deque<Pending> m_queue;
   std::size_t m_in_flight = 0;
   bool m_warned_unreachable = false;
+  bool m_warned_refusal = false; // said once until a write gets through
+  // Removals this daemon made that Redis has not acknowledged yet.
+  std::atomic<std::uint64_t> m_own_invalidations{0};
+  std::atomic<bool> m_stopping{false};
   std::thread m_thread;
 };
 
@@ -315,6 +401,12 @@ void
 SharedTier::publish(const Invalidation& change)
 {
   m_impl->publish(change);
+}
+
+void
+SharedTier::announce_overwrite(const std::string& tenant, const std::string& key)
+{
+  m_impl->announce_overwrite(tenant, key);
 }
 
 } // namespace omnicache::daemon::tier

@@ -120,8 +120,11 @@ public:
   // `written_ms`: when the local store wrote it (its TTL counts from there).
   void mirror(const store::EntryWrite& entry, std::int64_t written_ms);
   // Thread-safe. Queues a committed removal: Redis drops the entries, and
-  // the other daemons theirs.
+  // the other daemons theirs. Until Redis has it, lookups here miss.
   void publish(const Invalidation& change);
+  // Thread-safe. After mirror() of an entry that replaced one: the other
+  // daemons drop their copies of the key once Redis has the new value.
+  void announce_overwrite(const std::string& tenant, const std::string& key);
 
   // Bumped for every invalidation applied from another daemon.
   std::uint64_t generation() const { return m_generation.load(); }

@@ -49,10 +49,22 @@ class Sharing(TierTest):
         self.assertEqual((copy["layer"], copy["tags"], copy["meta"], copy["deps"]),
                          ("response", ["project:x", "team:y"], meta, written["deps"]))
         self.assertGreater(copy["ttl_ms"], 0)
-        self.assertLessEqual(copy["expires_ms"], written["expires_ms"], f"copy {copy}, written {written}")
+        self.assertEqual(copy["expires_ms"], hit["expires_ms"], f"copy {copy}, hit {hit}")
 
         again, got = self.b.get("doc:1")
         self.assertEqual((again["found"], again.get("tier"), got), (True, "L1", value.encode()), again)
+
+    def test_an_overwrite_on_one_daemon_replaces_the_copy_on_another(self):
+        first, second = f"first {self.prefix}", f"second {self.prefix}"
+        self.a.set("doc:2", first)
+        self.wait_in_redis(first)
+        self.assertEqual(self.b.get("doc:2")[1], first.encode())
+        self.assertEqual(self.b.get("doc:2")[0].get("tier"), "L1", "b holds a copy")
+
+        self.a.set("doc:2", second)
+        # b drops its copy once Redis has the new value, and reads that one.
+        wait_for(lambda: self.b.get("doc:2")[1] == second.encode(), message="b to serve the new value")
+        self.assertFalse(self.redis.holds(first), "Redis keeps only the new value")
 
     def test_entries_of_mset_are_shared_and_get_or_lease_reads_redis(self):
         values = [f"first {self.prefix}", f"second {self.prefix}"]

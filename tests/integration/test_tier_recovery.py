@@ -126,6 +126,16 @@ class Restarts(TierTest):
     def test_a_daemon_that_never_read_the_log_and_missed_more_than_it_keeps_drops_its_entries(self):
         self.miss_more_than_the_log_keeps()
 
+    def test_a_daemon_drops_its_entries_when_its_place_in_the_log_is_gone(self):
+        (local,) = self.set_on_a("local")
+        self.follow_one_invalidation()
+        self.a.stop()
+        self.redis.call("DEL", f"{self.prefix}log")  # an operator, or an eviction
+        self.b.call("del", {"keys": ["nothing"]})    # a new log, without what came before
+        self.restart_node(self.a)
+        self.assertIsNone(self.a.inspect("local"), "a resync drops the local entries")
+        self.assertEqual(self.a.tier()["resyncs"], 1)
+
     def test_a_daemon_drops_its_entries_when_redis_lost_its_data_meanwhile(self):
         (local,) = self.set_on_a("local")
         self.a.stop()
@@ -173,7 +183,6 @@ class RedisAbsent(TierTest):
         miss, _ = b.get("short")
         self.assertFalse(miss["found"], f"an entry that expired before it reached Redis was served: {miss}")
 
-
     def test_past_the_queue_limit_the_oldest_writes_are_dropped_and_counted(self):
         self.redis.stop()
         a = self.start_node("a", connect_timeout="200ms", queue=5)
@@ -185,7 +194,9 @@ class RedisAbsent(TierTest):
             a.set(f"q:{i}", values[i])
         self.assertEqual(a.get("q:0")[1], values[0].encode(), "a still has every entry itself")
         tier = a.tier()
-        self.assertEqual((tier["queued"], tier["dropped"]), (5, 19), tier)
+        # 24 writes, 5 values at most: the 19 oldest keep only a delete of
+        # their key, so that Redis holds no older value of it.
+        self.assertEqual((tier["queued"], tier["dropped"]), (24, 19), tier)
 
         self.redis.restart()
         self.wait_in_redis(*(values[i] for i in range(20, 23)))
@@ -193,3 +204,24 @@ class RedisAbsent(TierTest):
         found = self.redis.keys_holding(values[0], values[18], values[19])
         self.assertEqual(found, {values[0]: [], values[18]: [], values[19]: []},
                          "the oldest writes were dropped, and the deletion queued after q:19 was kept")
+
+
+class RefusedWrites(TierTest):
+
+    def test_writes_redis_refuses_for_now_are_sent_again_later(self):
+        a = self.start_node("a")
+        self.redis.call("CONFIG", "SET", "maxmemory-policy", "noeviction")
+        self.redis.call("CONFIG", "SET", "maxmemory", "1")  # XADD refused with OOM
+        a.call("del", {"keys": ["other"]})
+        value = f"behind the refused one {self.prefix}"
+        a.set("k", value)
+        self.wait_tier(a, lambda t: t["retries"] >= 2 and t["queued"] == 2,
+                       "a to keep the refused invalidation, and what follows it, queued and retried")
+        self.assertEqual(a.tier()["invalidations_sent"], 0)
+
+        self.redis.call("CONFIG", "SET", "maxmemory", "0")
+        tier = self.wait_tier(a, lambda t: t["queued"] == 0, "a to send its writes again")
+        self.assertEqual((tier["mirrored"], tier["invalidations_sent"], tier["dropped"]), (1, 1, 0), tier)
+        b = self.start_node("b")
+        hit, got = b.get("k")
+        self.assertEqual((hit.get("tier"), got), ("L2", value.encode()), hit)
