@@ -6,6 +6,7 @@
 #include "daemon/log.hpp"
 #include "store/entry.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/beast/http/field.hpp>
 #include <fmt/core.h>
 
@@ -378,13 +379,16 @@ private:
     request.value = *owned;
     request.value_owner = owned;
     auto self = shared_from_this();
-    auto done = [self, then](protocol::Reply reply) {
-      if (!reply.ok) {
-        log::warn("proxy: could not store the answer {}: {}", self->m_request.key, reply.error_message);
-      }
-      // A set ends our lease and wakes the waiters; a failed one must too.
-      self->release_lease();
-      then();
+    // A store finishes on the writer's thread; the answer goes on on the session's.
+    auto done = [self, then, executor = context.connection->executor](protocol::Reply reply) {
+      boost::asio::post(executor, [self, then, reply = std::move(reply)] {
+        if (!reply.ok) {
+          log::warn("proxy: could not store the answer {}: {}", self->m_request.key, reply.error_message);
+        }
+        // A set ends our lease and wakes the waiters; a failed one must too.
+        self->release_lease();
+        then();
+      });
     };
     try {
       if (with_question) {

@@ -4,6 +4,7 @@
 
 #include "daemon/log.hpp"
 
+#include <boost/asio/post.hpp>
 #include <boost/beast/http/field.hpp>
 #include <fmt/core.h>
 
@@ -157,11 +158,14 @@ private:
       request.value = *owned;
       request.value_owner = owned;
       try {
-        handle_set(context, request, [one_done](protocol::Reply reply) {
-          if (!reply.ok) {
-            log::warn("proxy: could not store an embedding: {}", reply.error_message);
-          }
-          one_done();
+        // A store finishes on the writer's thread; the answer goes on on the session's.
+        handle_set(context, request, [one_done, executor = context.connection->executor](protocol::Reply reply) {
+          boost::asio::post(executor, [one_done, reply = std::move(reply)] {
+            if (!reply.ok) {
+              log::warn("proxy: could not store an embedding: {}", reply.error_message);
+            }
+            one_done();
+          });
         });
       } catch (const protocol::Error& e) {
         log::warn("proxy: could not store an embedding: {}", e.what());
