@@ -3,7 +3,6 @@
 #include "daemon/embedders/make.hpp"
 #include "daemon/log.hpp"
 #include "omnicache_version.hpp"
-#include "protocol/redis_url.hpp"
 #include "protocol/units.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -191,46 +190,6 @@ Server::save_semantic_index()
   } catch (const std::exception& e) {
     log::warn("semantic index: not saved ({}); the next start rebuilds it from the database", e.what());
   }
-}
-
-void
-Server::open_shared_tier()
-{
-  const auto& s = m_config->settings();
-  if (s.redis_url.empty()) {
-    return;
-  }
-  tier::TierOptions options;
-  options.url = *protocol::parse_redis_url(s.redis_url); // checked when the config was read
-  options.shown_url = protocol::mask_redis_url(s.redis_url);
-  options.prefix = s.redis_prefix;
-  options.connect_timeout = std::chrono::milliseconds(s.redis_connect_timeout_ms);
-  options.timeout = std::chrono::milliseconds(s.redis_timeout_ms);
-  options.queue_limit = s.redis_queue;
-  options.log_length = s.redis_log_length;
-  options.position_file = m_info.database + ".tier";
-  options.warn = [](const std::string& message) { log::warn("{}", message); };
-  options.info = [](const std::string& message) { log::info("{}", message); };
-  // Another daemon's invalidation: applied here like a local one, but not sent back.
-  auto apply = [&store = *m_store](const tier::Invalidation& change) {
-    store.submit(store::WriteJob{
-      [change](store::Writer& writer) { apply_invalidation(writer, change); },
-      [](std::exception_ptr error) {
-        if (error) {
-          try {
-            std::rethrow_exception(error);
-          } catch (const std::exception& e) {
-            log::error("shared tier: an invalidation from another daemon failed here: {}", e.what());
-          }
-        }
-      },
-    });
-  };
-  // The writer commits jobs in order: once this one is done, so are the invalidations before it.
-  auto after_applied = [&store = *m_store](std::function<void()> then) {
-    store.submit(store::WriteJob{[](store::Writer&) {}, [then = std::move(then)](std::exception_ptr) { then(); }});
-  };
-  m_tier = std::make_unique<tier::SharedTier>(std::move(options), std::move(apply), std::move(after_applied));
 }
 
 std::filesystem::path
