@@ -62,7 +62,7 @@ unknown_command(const CLI::App& app, int argc, char** argv)
     }
     if (word.starts_with("-")) {
       const auto* option = app.get_option_no_throw(std::string(word.substr(0, word.find('='))));
-      if (option != nullptr && option->get_type_size() != 0 && word.find('=') == std::string_view::npos) {
+      if (option != nullptr && option->get_items_expected_max() != 0 && word.find('=') == std::string_view::npos) {
         ++i; // its value
       }
       continue;

@@ -480,6 +480,13 @@ class UsageErrors(WithDaemon):
     def test_an_unknown_command_exits_2(self):
         self.cli("frobnicate", code=EXIT_USAGE)
 
+    def test_an_unknown_command_after_a_global_flag_is_named(self):
+        # A flag takes no value: the word after it is the command.
+        result = self.cli("-j", "frobnicate", code=EXIT_USAGE)
+        self.assertIn("unknown command 'frobnicate'", result.stderr)
+        result = self.cli("--tenant", "t1", "frobnicate", code=EXIT_USAGE)
+        self.assertIn("unknown command 'frobnicate'", result.stderr)
+
     def test_no_command_exits_2(self):
         self.cli(code=EXIT_USAGE)
 
