@@ -3,6 +3,7 @@
 #include "daemon/lifetime.hpp"
 #include "daemon/log.hpp"
 #include "daemon/server.hpp"
+#include "daemon/systemd.hpp"
 #include "omnicache_version.hpp"
 #include "protocol/config.hpp"
 #include "store/sqlite.hpp"
@@ -51,7 +52,10 @@ define(CLI::App& app, Options& options)
   app.set_version_flag("-V,--version", fmt::format("omnicached {}", k_version));
   app.footer("Exit codes: 0 stopped cleanly, 1 could not start or failed (a database it cannot use among them:\n"
              "the message names the file; `omnicache doctor` checks it), 2 bad flags or configuration.\n"
-             "Signals: SIGTERM/SIGINT finish requests in flight and stop; SIGHUP reloads the configuration.");
+             "Signals: SIGTERM/SIGINT finish requests in flight and stop; SIGHUP reloads the configuration.\n"
+             "systemd: it serves a listening socket passed by socket activation (LISTEN_FDS, omnicached.socket)\n"
+             "instead of daemon.socket, exits after daemon.idle_timeout to be started again by the next\n"
+             "connection, and reports readiness, reloads and stopping through NOTIFY_SOCKET (Type=notify).");
 }
 
 protocol::ConfigSources
@@ -153,11 +157,16 @@ daemon_main(int argc, char** argv)
 
   Detached detached;
   try {
-    if (!options.foreground) {
+    // Before anything else: detaching would close the socket and change our pid.
+    const int listen_fd = systemd::take_listening_socket();
+    auto notifier = systemd::Notifier::from_environment();
+    // Whoever passed the socket supervises the process it started.
+    const bool foreground = options.foreground || listen_fd >= 0;
+    if (!foreground) {
       prepare_database_directory(settings.log_file);
       detached = Detached::detach(settings.log_file);
     }
-    Server server(std::move(sources), std::move(*config), options.foreground);
+    Server server(std::move(sources), std::move(*config), foreground, listen_fd, std::move(notifier));
     server.open();
     detached.ready();
     server.run();

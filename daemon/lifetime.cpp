@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -40,6 +41,26 @@ make_directory(const std::string& dir)
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     throw StartupError(fmt::format("cannot create {}: {}", dir, errno_text()));
   }
+}
+
+// A socket file some process listens on: a service manager's socket (the
+// omnicached.socket unit) between two starts of its daemon, for one.
+bool
+has_listener(const std::string& socket_path)
+{
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (socket_path.size() >= sizeof address.sun_path) {
+    return false;
+  }
+  std::memcpy(address.sun_path, socket_path.data(), socket_path.size());
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) {
+    return false;
+  }
+  const bool connected = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 || errno == EAGAIN;
+  close(fd);
+  return connected;
 }
 
 } // namespace
@@ -163,6 +184,11 @@ remove_stale_socket(const std::string& socket_path)
   }
   if (!S_ISSOCK(st.st_mode)) {
     throw StartupError(fmt::format("{} exists and is not a socket; refusing to replace it", socket_path));
+  }
+  if (has_listener(socket_path)) {
+    throw StartupError(fmt::format("another process listens on {} (a systemd omnicached.socket?); refusing to "
+                                   "replace it: stop that process or choose another daemon.socket",
+                                   socket_path));
   }
   if (unlink(socket_path.c_str()) != 0 && errno != ENOENT) {
     throw StartupError(fmt::format("cannot remove stale socket {}: {}", socket_path, errno_text()));

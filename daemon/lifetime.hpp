@@ -44,7 +44,7 @@ void prepare_socket_directory(const std::string& socket_path);
 void prepare_database_directory(const std::string& database_path);
 
 // Removes a stale socket file left by a daemon that died. Refuses to remove
-// anything that is not a socket.
+// anything that is not a socket, or a socket some process listens on.
 void remove_stale_socket(const std::string& socket_path);
 
 // Raises the soft limit on open files to the hard limit, so that

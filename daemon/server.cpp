@@ -15,7 +15,6 @@
 #include <filesystem>
 #include <map>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 namespace omnicache::daemon {
@@ -42,11 +41,14 @@ same_user(int fd)
 
 } // namespace
 
-Server::Server(protocol::ConfigSources sources, protocol::Config config, bool foreground)
+Server::Server(protocol::ConfigSources sources, protocol::Config config, bool foreground, int listen_fd,
+               systemd::Notifier notifier)
   : m_sources(std::move(sources)),
     m_config(std::make_shared<const protocol::Config>(std::move(config))),
     m_foreground(foreground),
-    m_metrics(op_table().size())
+    m_metrics(op_table().size()),
+    m_inherited_fd(listen_fd),
+    m_notifier(std::move(notifier))
 {
 }
 
@@ -202,7 +204,7 @@ void
 Server::open()
 {
   const auto& s = m_config->settings();
-  m_info.socket = s.socket;
+  m_info.socket = served_socket();
   m_info.database = s.database;
   m_info.config_file = m_config->file();
   m_info.foreground = m_foreground;
@@ -210,9 +212,9 @@ Server::open()
   m_info.started = std::chrono::steady_clock::now();
 
   prepare_database_directory(s.database);
-  prepare_socket_directory(s.socket);
+  prepare_socket_directory(socket_lock_base());
   m_database_lock = LockFile(s.database + ".lock", "the database " + s.database);
-  m_socket_lock = LockFile(s.socket + ".lock", "the socket " + s.socket);
+  m_socket_lock = LockFile(socket_lock_base() + ".lock", "the socket " + m_info.socket);
   m_database_lock.write_pid();
   m_socket_lock.write_pid();
   m_max_by_files = connections_within_file_limit(s.max_connections, s.io_threads);
@@ -259,75 +261,7 @@ Server::open()
     m_info.proxy = m_proxy->address();
   }
 
-  remove_stale_socket(s.socket);
-  m_acceptor.emplace(listen_on_socket());
-}
-
-// Binds and listens on daemon.socket, which must not exist, and remembers
-// which file that is, so that check_socket() can tell it was removed.
-Server::Acceptor
-Server::listen_on_socket()
-{
-  const std::string& path = m_info.socket;
-  Acceptor acceptor(main_worker().io);
-  acceptor.open();
-  const mode_t old_mask = umask(0177); // the socket is created 0600
-  boost::system::error_code ec;
-  acceptor.bind(boost::asio::local::stream_protocol::endpoint(path), ec);
-  umask(old_mask);
-  if (ec) {
-    throw StartupError(fmt::format("cannot listen on {}: {}", path, ec.message()));
-  }
-  m_listening = true;
-  m_socket_id = file_id(path);
-  chmod(path.c_str(), 0600);
-  acceptor.listen(boost::asio::socket_base::max_listen_connections);
-  return acceptor;
-}
-
-// A socket file removed under a running daemon (a cleanup of /run or /tmp,
-// a careless rm) would leave it serving nobody while the command starts a
-// second daemon that cannot take the database: listen again instead.
-void
-Server::check_socket()
-{
-  const auto now = std::chrono::steady_clock::now();
-  if (m_stopping || now < m_next_socket_check) {
-    return;
-  }
-  m_next_socket_check = now + std::chrono::seconds(1);
-  const auto current = file_id(m_info.socket);
-  if (current && current == m_socket_id) {
-    return;
-  }
-  try {
-    prepare_socket_directory(m_info.socket);
-    remove_stale_socket(m_info.socket); // we hold the socket's lock: no other daemon's
-    Acceptor fresh = listen_on_socket();
-    boost::system::error_code ignored;
-    m_acceptor->close(ignored); // its pending accept ends with operation_aborted
-    m_acceptor.emplace(std::move(fresh));
-    ++m_listener_generation;
-    accept();
-    log::warn("the socket {} was {}; listening on a new one", m_info.socket, current ? "replaced" : "removed");
-    m_socket_warned = false;
-  } catch (const std::exception& e) {
-    if (!m_socket_warned) {
-      log::warn("the socket {} was {} and cannot be created again: {}", m_info.socket,
-                current ? "replaced" : "removed", e.what());
-      m_socket_warned = true;
-    }
-  }
-}
-
-// Removes the socket file only if it is still the one this daemon created.
-void
-Server::unlink_own_socket()
-{
-  if (m_listening && m_socket_id && file_id(m_info.socket) == m_socket_id) {
-    unlink(m_info.socket.c_str());
-  }
-  m_listening = false;
+  m_acceptor.emplace(open_socket());
 }
 
 void
@@ -360,6 +294,7 @@ Server::run()
 
   log::info("omnicached {} serving {} (database {}, pid {}, {} thread{})", k_version, m_info.socket,
             m_info.database, getpid(), m_workers.size(), m_workers.size() == 1 ? "" : "s");
+  m_notifier.ready(serving_status());
 
   std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards;
   for (auto& worker : m_workers) {
@@ -483,15 +418,31 @@ Server::wait_for_signal()
   });
 }
 
+std::string
+Server::serving_status() const
+{
+  return fmt::format("serving {} (database {})", m_info.socket, m_info.database);
+}
+
+// The manager sees the unit "reloading" until the new configuration is in
+// force (ExecReload= only sends SIGHUP).
 void
 Server::reload()
+{
+  m_notifier.reloading();
+  const bool reloaded = reload_config();
+  m_notifier.ready(reloaded ? serving_status() : serving_status() + "; the last reload failed, see the log");
+}
+
+bool
+Server::reload_config()
 {
   std::shared_ptr<const protocol::Config> fresh;
   try {
     fresh = std::make_shared<const protocol::Config>(protocol::Config::load(m_sources));
   } catch (const std::exception& e) {
     log::error("SIGHUP: keeping the current configuration: {}", e.what());
-    return;
+    return false;
   }
   const auto changed = m_config->changed_keys(*fresh);
   for (const auto& key : changed) {
@@ -514,6 +465,7 @@ Server::reload()
   for (auto& worker : m_workers) {
     boost::asio::post(worker->io, [&worker = *worker, fresh] { worker.config = fresh; });
   }
+  return true;
 }
 
 void
@@ -550,7 +502,9 @@ Server::tick()
   check_socket();
   const auto idle_timeout = m_config->settings().idle_timeout_ms;
   // A proxy is a service other programs point at: it does not time out.
-  if (!m_foreground && !m_proxy && idle_timeout > 0 && m_metrics.connections.load() == 0
+  // Under a supervisor the daemon stays, unless the supervisor holds its
+  // socket and starts it again on the next connection.
+  if ((!m_foreground || m_inherited) && !m_proxy && idle_timeout > 0 && m_metrics.connections.load() == 0
       && steady_ms() - m_metrics.last_activity_ms.load() >= idle_timeout) {
     log::info("no clients for {}; exiting", protocol::format_duration_ms(idle_timeout));
     begin_shutdown();
@@ -572,12 +526,14 @@ Server::begin_shutdown()
   }
   m_stopping = true;
   m_stop_deadline = std::chrono::steady_clock::now() + k_drain_timeout;
+  m_notifier.stopping("stopping: finishing requests in flight");
   boost::system::error_code ignored;
   m_acceptor->close(ignored);
   if (m_accept_timer) {
     m_accept_timer->cancel();
   }
-  // New clients now find no socket rather than a socket nobody answers.
+  // New clients now find no socket rather than a socket nobody answers; a
+  // passed socket stays, and what arrives waits in it for the next start.
   unlink_own_socket();
   if (m_proxy) {
     m_proxy->stop();

@@ -5,6 +5,7 @@
 #include "daemon/metrics.hpp"
 #include "daemon/proxy/server.hpp"
 #include "daemon/session.hpp"
+#include "daemon/systemd.hpp"
 #include "protocol/config.hpp"
 #include "store/store.hpp"
 
@@ -27,7 +28,10 @@ namespace omnicache::daemon {
 class Server
 {
 public:
-  Server(protocol::ConfigSources sources, protocol::Config config, bool foreground);
+  // `listen_fd`: a listening socket passed by a service manager, served
+  // instead of daemon.socket (-1: none); `notifier` reports state to it.
+  Server(protocol::ConfigSources sources, protocol::Config config, bool foreground, int listen_fd = -1,
+         systemd::Notifier notifier = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -45,6 +49,10 @@ private:
   using Socket = boost::asio::local::stream_protocol::socket;
 
   Worker& main_worker() { return *m_workers.front(); }
+  std::string served_socket() const;
+  std::string socket_lock_base() const;
+  Acceptor open_socket();
+  Acceptor adopt_socket();
   Acceptor listen_on_socket();
   void check_socket();
   void unlink_own_socket();
@@ -53,6 +61,8 @@ private:
   void admit(Socket socket, Worker& worker);
   void wait_for_signal();
   void reload();
+  bool reload_config();
+  std::string serving_status() const;
   void schedule_tick();
   void tick();
   void begin_shutdown();
@@ -85,7 +95,10 @@ private:
   std::vector<std::unique_ptr<Worker>> m_workers;
   std::vector<std::thread> m_threads;
   std::optional<Acceptor> m_acceptor;
-  std::optional<FileId> m_socket_id; // the socket file we created
+  int m_inherited_fd = -1;            // passed by a service manager, until adopted
+  bool m_inherited = false;           // serving a socket the service manager owns
+  systemd::Notifier m_notifier;
+  std::optional<FileId> m_socket_id; // the socket file we created, or the one passed
   std::uint64_t m_listener_generation = 0;
   bool m_socket_warned = false;       // about a socket we cannot re-create
   std::chrono::steady_clock::time_point m_next_socket_check;
