@@ -8,14 +8,33 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 namespace omnicache::cli::output {
 
+bool
+stdout_is_terminal()
+{
+  return isatty(STDOUT_FILENO) != 0;
+}
+
+TerminalSize
+terminal_size()
+{
+  TerminalSize size;
+  winsize window{};
+  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &window) == 0) {
+    size.columns = window.ws_col > 0 ? window.ws_col : size.columns;
+    size.rows = window.ws_row > 0 ? window.ws_row : size.rows;
+  }
+  return size;
+}
+
 void
 print_json(const Json& json)
 {
-  const int indent = isatty(STDOUT_FILENO) ? 2 : -1;
+  const int indent = stdout_is_terminal() ? 2 : -1;
   print_line(json.dump(indent, ' ', false, Json::error_handler_t::replace));
 }
 

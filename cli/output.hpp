@@ -13,6 +13,19 @@ namespace omnicache::cli::output {
 
 using protocol::Json;
 
+// Whether standard output is a terminal, which takes escape sequences and
+// reads best indented.
+bool stdout_is_terminal();
+
+// The size of the terminal on standard output. 80x24 when it does not say:
+// not a terminal, or a new pseudo-terminal whose size nobody has set.
+struct TerminalSize
+{
+  int columns = 80;
+  int rows = 24;
+};
+TerminalSize terminal_size();
+
 // Indented when stdout is a terminal, one line otherwise.
 void print_json(const Json& json);
 // The bytes exactly as stored.

@@ -1,9 +1,15 @@
 #include "cli/client.hpp"
 #include "cli/commands/command.hpp"
+#include "cli/commands/stats_watch.hpp"
 #include "cli/output.hpp"
 #include "protocol/units.hpp"
 
 #include <fmt/core.h>
+
+#include <algorithm>
+#include <charconv>
+#include <ctime>
+#include <optional>
 
 namespace omnicache::cli {
 
@@ -134,15 +140,210 @@ render(const Json& stats)
   return out;
 }
 
+std::string
+rate_text(const Json& rate)
+{
+  return rate.is_number() ? fmt::format("{:.1f}", rate.get<double>()) : "-";
+}
+
+std::string
+percent_text(const Json& rate)
+{
+  return rate.is_number() ? fmt::format("{:.1f}%", 100.0 * rate.get<double>()) : "-";
+}
+
+// "1.5KiB": one word, so that the columns of a plain line split on blanks.
+std::string
+size_text(std::uint64_t bytes)
+{
+  auto text = protocol::format_size(bytes);
+  std::erase(text, ' ');
+  return text;
+}
+
+std::string
+clock_text(std::int64_t wall_ms)
+{
+  const std::time_t seconds = static_cast<std::time_t>(wall_ms / 1000);
+  std::tm local{};
+  localtime_r(&seconds, &local);
+  char text[16];
+  std::strftime(text, sizeof text, "%H:%M:%S", &local);
+  return text;
+}
+
+constexpr const char* k_line_format = "{:>8} {:>9} {:>9} {:>9} {:>6} {:>7} {:>9} {:>9} {:>9} {:>10} {:>5}";
+
+// The layers that hold or did anything. Rates are null for the first sample
+// (no interval, seconds 0).
+std::string
+layer_table(const Readings& r)
+{
+  output::Table table({"layer", "entries", "raw", "stored", "hits/s", "misses/s", "hit rate"});
+  bool any = false;
+  for (const auto& [name, figures] : r.now["layers"].items()) {
+    if (all_zero(figures)) {
+      continue;
+    }
+    const Json was = r.before != nullptr ? (*r.before)["layers"].value(name, Json::object()) : Json::object();
+    table.add({name, std::to_string(counter(figures, "entries")), size_text(counter(figures, "raw_bytes")),
+               size_text(counter(figures, "stored_bytes")),
+               rate_text(per_second(counter(figures, "hits"), counter(was, "hits"), r.seconds)),
+               rate_text(per_second(counter(figures, "misses"), counter(was, "misses"), r.seconds)),
+               percent_text(r.before != nullptr ? interval_hit_rate(figures, was) : Json())});
+    any = true;
+  }
+  return any ? table.render() : std::string();
+}
+
+// A screen line: two labelled figures side by side.
+std::string
+two_figures(std::string_view label, const std::string& value, std::string_view label2, const std::string& value2)
+{
+  return fmt::format("{:<12}{:>12}    {:<12}{:>14}", label, value, label2, value2);
+}
+
+constexpr const char* k_footer = R"(Examples:
+  omnicache stats --json | jq .totals.hit_rate
+  omnicache stats --watch                   # a live view, until Ctrl-C
+  omnicache stats --watch -i 5s -n 12 > stats.log
+  omnicache stats --watch --json | jq -c '{ops_per_s, hit_rate}'
+
+With --watch, rates are over the last interval (the watch's own requests left
+out); on a terminal the screen is redrawn in place, otherwise a line (or with
+--json a JSON object) is printed per sample.)";
+
+// The flags as given, checked by CLI11 before the command runs.
+struct WatchFlags
+{
+  bool watch = false;
+  std::string interval = "1s";
+  std::string count;
+};
+
+std::string
+check_interval(std::string& text)
+{
+  const auto ms = protocol::parse_duration_ms(text);
+  return ms && *ms > 0 ? std::string()
+                       : fmt::format("invalid interval '{}' (use e.g. 500ms, 2s, 1m; more than 0)", text);
+}
+
+std::optional<std::uint64_t>
+parse_count(const std::string& text)
+{
+  std::uint64_t n = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (error != std::errc() || end != text.data() + text.size() || n == 0) {
+    return std::nullopt;
+  }
+  return n;
+}
+
+std::string
+check_count(std::string& text)
+{
+  return parse_count(text) ? std::string()
+                           : fmt::format("invalid count '{}' (a whole number of samples, 1 or more)", text);
+}
+
+void
+add_watch_options(CLI::App& command, WatchFlags& flags)
+{
+  auto* watch = command.add_flag("-w,--watch", flags.watch,
+                                 "Sample the figures every interval and show rates, until Ctrl-C");
+  command.add_option("-i,--interval", flags.interval, "Time between samples with --watch: 500ms, 2s, 1m (default 1s)")
+    ->type_name("DURATION")
+    ->needs(watch)
+    ->check(CLI::Validator(check_interval, ""));
+  command.add_option("-n,--count", flags.count, "Stop after N samples with --watch (default: until Ctrl-C)")
+    ->type_name("N")
+    ->needs(watch)
+    ->check(CLI::Validator(check_count, ""));
+}
+
+WatchOptions
+watch_options(const WatchFlags& flags, bool all_tenants)
+{
+  WatchOptions options;
+  options.all_tenants = all_tenants;
+  options.interval_ms = *protocol::parse_duration_ms(flags.interval);
+  if (!flags.count.empty()) {
+    options.count = parse_count(flags.count);
+  }
+  return options;
+}
+
 } // namespace
+
+std::string
+watch_header()
+{
+  return fmt::format(k_line_format, "time", "ops/s", "hits/s", "misses/s", "hit%", "overall", "entries", "raw",
+                     "stored", "saved", "conns");
+}
+
+std::string
+watch_line(const Json& s)
+{
+  return fmt::format(k_line_format, clock_text(s["time_ms"].get<std::int64_t>()), rate_text(s["ops_per_s"]),
+                     rate_text(s["hits_per_s"]), rate_text(s["misses_per_s"]), percent_text(s["hit_rate"]),
+                     percent_text(s["hit_rate_overall"]), s["entries"].get<std::uint64_t>(),
+                     size_text(s["raw_bytes"].get<std::uint64_t>()),
+                     size_text(s["stored_bytes"].get<std::uint64_t>()),
+                     fmt::format("${:.4f}", s["cost_saved_usd"].get<double>()), s["connections"].get<std::uint64_t>());
+}
+
+std::vector<std::string>
+watch_screen(const Json& s, const Readings& r, std::int64_t interval_ms)
+{
+  const auto tenant = s["tenant"].is_null() ? std::string("all tenants") : "tenant " + s["tenant"].get<std::string>();
+  const auto uptime =
+    protocol::format_duration_ms(std::max<std::int64_t>(1, s["uptime_s"].get<std::int64_t>()) * 1000);
+  std::vector<std::string> lines{
+    fmt::format("omnicached {}  pid {}  up {}  {}", s["version"].get<std::string>(), s["pid"].get<int>(), uptime,
+                tenant),
+    fmt::format("every {}  {}  (Ctrl-C to quit)", protocol::format_duration_ms(interval_ms),
+                output::format_time(s["time_ms"].get<std::int64_t>())),
+    "",
+    two_figures("ops/s", rate_text(s["ops_per_s"]), "requests", std::to_string(counter(s, "requests"))),
+    two_figures("hits/s", rate_text(s["hits_per_s"]), "hits", std::to_string(counter(s, "hits"))),
+    two_figures("misses/s", rate_text(s["misses_per_s"]), "misses", std::to_string(counter(s, "misses"))),
+    two_figures("hit rate", percent_text(s["hit_rate"]), "overall", percent_text(s["hit_rate_overall"])),
+    two_figures("entries", std::to_string(counter(s, "entries")), "connections",
+                std::to_string(counter(s, "connections"))),
+    two_figures("raw", size_text(counter(s, "raw_bytes")), "stored", size_text(counter(s, "stored_bytes"))),
+    fmt::format("{:<12}{:>12}", "cost saved", fmt::format("${:.4f}", s["cost_saved_usd"].get<double>())),
+  };
+  // The layers when they fit whole; the last row stays free, since a line
+  // ending on it would scroll the screen.
+  const auto table = layer_table(r);
+  const auto rows = static_cast<std::size_t>(output::terminal_size().rows);
+  if (!table.empty() && lines.size() + 1 + std::ranges::count(table, '\n') < rows) {
+    lines.emplace_back();
+    for (std::size_t start = 0; start < table.size();) {
+      const auto end = table.find('\n', start);
+      lines.push_back(table.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+  return lines;
+}
 
 void
 add_stats(CLI::App& app, Globals& globals)
 {
   auto all = std::make_shared<bool>(false);
   auto* command = app.add_subcommand("stats", "Live counters: entries, bytes, hits, misses and latency per layer; tokens and cost saved per model");
+  auto watch = std::make_shared<WatchFlags>();
   command->add_flag("--all-tenants", *all, "Figures of every tenant, with a row per tenant");
-  command->callback([&globals, all] {
+  add_watch_options(*command, *watch);
+  command->footer(k_footer);
+  command->callback([&globals, all, watch] {
+    if (watch->watch) {
+      watch_stats(globals, watch_options(*watch, *all));
+      return;
+    }
     auto client = Client::connect(globals);
     auto reply = client.call("stats", {{"all_tenants", *all}});
     reply.header.erase("id");
