@@ -84,5 +84,6 @@ void add_config(CLI::App& app, Globals& globals);
 void add_ping(CLI::App& app, Globals& globals);
 void add_daemon(CLI::App& app, Globals& globals);
 void add_doctor(CLI::App& app, Globals& globals);
+void add_completion(CLI::App& app, Globals& globals);
 
 } // namespace omnicache::cli

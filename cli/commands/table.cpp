@@ -29,6 +29,7 @@ constexpr std::array k_commands{
   CommandSpec{"ping", add_ping},
   CommandSpec{"daemon", add_daemon},
   CommandSpec{"doctor", add_doctor},
+  CommandSpec{"completion", add_completion},
 };
 
 } // namespace
