@@ -1,7 +1,10 @@
 #include "cli/commands/command.hpp"
 #include "cli/output.hpp"
+#include "protocol/config_manual.hpp"
 
 #include <fmt/core.h>
+
+#include <memory>
 
 namespace omnicache::cli {
 
@@ -32,7 +35,15 @@ add_config(CLI::App& app, Globals& globals)
   auto* make_template = command->add_subcommand(
     "template", "Print an annotated config file with every key at its default, to start your own from");
   make_template->footer("Example: omnicache config template > ~/.config/omnicache/config.toml");
-  make_template->callback([] { fmt::print("{}", protocol::config_template()); });
+  // scdoc: the KEYS section of omnicache.toml(5), which the build makes from this table. Hidden: only the
+  // build asks for it.
+  auto format = std::make_shared<std::string>("toml");
+  make_template->add_option("--format", *format, "toml (default) or scdoc")
+    ->check(CLI::IsMember({"toml", "scdoc"}))
+    ->group("");
+  make_template->callback([format] {
+    fmt::print("{}", *format == "scdoc" ? protocol::config_manual() : protocol::config_template());
+  });
 }
 
 } // namespace omnicache::cli
