@@ -1,7 +1,10 @@
 """A fake LLM provider on 127.0.0.1: OpenAI's chat completions, completions,
 embeddings and models, and Anthropic's messages, with deterministic answers
 derived from each request, real server-sent events for `stream: true`, and
-controls to make it fail, slow down, cut a stream or hold its answers.
+controls to make it fail, slow down, cut a stream or hold its answers. It
+also speaks Ollama's native API: POST /api/chat (one JSON answer with
+`"stream": false`, newline-delimited JSON chunks otherwise) and GET /api/tags,
+which lists the models pull_ollama_model() has "pulled", each with a digest.
 
     fake = FakeLLM()
     fake.url                       # http://127.0.0.1:PORT (the API under /v1)
@@ -98,6 +101,7 @@ class FakeLLM:
         self.released.set()
         self.closing = threading.Event()
         self.waiting = 0     # answers held right now
+        self.ollama_models = {}  # Ollama model name -> digest
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -162,6 +166,13 @@ class FakeLLM:
         with self.lock:
             self.cached_tokens = None if cached is None else (cached, written)
 
+    def pull_ollama_model(self, name, digest=None):
+        """Lists `name` in /api/tags with `digest` (a fresh one by default),
+        as `ollama pull` does when it brings a new version."""
+        with self.lock:
+            self.ollama_models[name] = digest or hashlib.sha256(f"{name}:{time.monotonic_ns()}".encode()).hexdigest()
+            return self.ollama_models[name]
+
     def hold(self):
         """Answers wait (bounded) until release()."""
         self.released.clear()
@@ -223,6 +234,8 @@ class FakeLLM:
         if method == "GET" and path == "/v1/models":
             return self._json(handler, 200, {"object": "list", "data": [
                 {"id": "fake-model", "object": "model", "created": CREATED, "owned_by": "fake"}]})
+        if method == "GET" and path == "/api/tags":
+            return self._ollama_tags(handler)
         if method != "POST" or not isinstance(body, dict) or path not in ANSWERS:
             return self._json(handler, 404, {"error": {"message": f"no route {method} {path}", "type": "not_found"}})
         return ANSWERS[path](self, handler, body, prefix, cache)
@@ -240,7 +253,7 @@ class FakeLLM:
     def _json(self, handler, status, value):
         self._reply(handler, status, json.dumps(value, separators=(",", ":")).encode())
 
-    def _stream(self, handler, events):
+    def _stream(self, handler, events, content_type="text/event-stream; charset=utf-8"):
         """Sends `events` chunked, with short pauses; cuts the connection
         midway when a break was asked for."""
         with self.lock:
@@ -249,7 +262,7 @@ class FakeLLM:
         if cut:
             events = events[:len(events) // 2]
         handler.send_response(200)
-        handler.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        handler.send_header("Content-Type", content_type)
         handler.send_header("Cache-Control", "no-cache")
         handler.send_header("Transfer-Encoding", "chunked")
         handler.end_headers()
@@ -385,6 +398,36 @@ class FakeLLM:
         self._stream(handler, events)
 
 
+    # -- Ollama ------------------------------------------------------------------
+
+    def _ollama_tags(self, handler):
+        with self.lock:
+            models = sorted(self.ollama_models.items())
+        self._json(handler, 200, {"models": [
+            {"name": name, "model": name, "modified_at": "2024-01-01T00:00:00Z", "size": 1000, "digest": digest,
+             "details": {"format": "gguf", "family": "fake"}} for name, digest in models]})
+
+    def _ollama_chat(self, handler, body, prefix, cache):
+        model = body.get("model")
+        with self.lock:
+            known = model in self.ollama_models or f"{model}:latest" in self.ollama_models
+        if not known:
+            return self._json(handler, 404, {"error": f"model '{model}' not found"})
+        messages = body.get("messages") or []
+        text = answer_text(prefix, last_user_text(messages))
+        prompt = sum(words(part_text(m.get("content"))) for m in messages if isinstance(m, dict))
+        done = {"model": model, "created_at": "2024-01-01T00:00:00Z", "done": True, "done_reason": "stop",
+                "total_duration": 1000, "load_duration": 10, "prompt_eval_count": prompt, "eval_count": words(text)}
+        if body.get("stream") is False:
+            return self._json(handler, 200, dict(done, message={"role": "assistant", "content": text}))
+        # Ollama streams unless told not to: a JSON object a line, the last one with the counts.
+        lines = [json.dumps({"model": model, "created_at": "2024-01-01T00:00:00Z", "done": False,
+                             "message": {"role": "assistant", "content": piece}}).encode() + b"\n"
+                 for piece in pieces(text)]
+        lines.append(json.dumps(dict(done, message={"role": "assistant", "content": ""})).encode() + b"\n")
+        self._stream(handler, lines, "application/x-ndjson")
+
+
 def pieces(text):
     """`text` in several deltas: a word each, with its leading space."""
     out = []
@@ -398,6 +441,7 @@ ANSWERS = {
     "/v1/completions": FakeLLM._completions,
     "/v1/embeddings": FakeLLM._embeddings,
     "/v1/messages": FakeLLM._messages,
+    "/api/chat": FakeLLM._ollama_chat,
 }
 
 
