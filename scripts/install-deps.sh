@@ -13,6 +13,11 @@ packages=(
   libcli11-dev libfmt-dev libtomlplusplus-dev nlohmann-json3-dev doctest-dev libhnswlib-dev
   python3 curl
   redis-server  # the shared tier's tests run a real Redis
+  scdoc  # the man pages are built from man/*.scd
+  systemd  # systemd-socket-activate: the socket-activation tests
+  zsh fish  # the completion tests load the scripts in each shell
+  jq shellcheck  # examples/ use jq; their test runs shellcheck
+  groff-base  # the man page test renders each page
   clang libclang-rt-14-dev  # libFuzzer targets (fuzz/)
 )
 # The proxy's tests drive it with the official openai and @anthropic-ai/sdk
