@@ -1,6 +1,7 @@
 #include "cli/completion/scripts.hpp"
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 namespace omnicache::cli::completion {
 
@@ -67,16 +68,6 @@ complete -o default -F _omnicache omnicache
 )";
 
 std::string
-join(const std::vector<std::string>& words)
-{
-  std::string text;
-  for (const auto& word : words) {
-    text += text.empty() ? word : " " + word;
-  }
-  return text;
-}
-
-std::string
 spec_case(const CommandModel& command)
 {
   std::vector<std::string> subcommands;
@@ -100,7 +91,7 @@ spec_case(const CommandModel& command)
                      "    __omnicache_valued='{}'\n"
                      "    __omnicache_positionals={} __omnicache_rest={}\n"
                      "    ;;\n",
-                     command.joined(" "), join(subcommands), join(options), join(valued),
+                     command.joined(" "), fmt::join(subcommands, " "), fmt::join(options, " "), fmt::join(valued, " "),
                      command.positionals.size(), rest ? 1 : 0);
 }
 
@@ -112,7 +103,7 @@ value_case(const std::string& pattern, const Value& value)
     return fmt::format("  {}) __omnicache_files \"$3\" ;;\n", pattern);
   }
   if (value.kind == ValueKind::choice) {
-    return fmt::format("  {}) __omnicache_words '{}' \"$3\" ;;\n", pattern, join(value.choices));
+    return fmt::format("  {}) __omnicache_words '{}' \"$3\" ;;\n", pattern, fmt::join(value.choices, " "));
   }
   return {};
 }

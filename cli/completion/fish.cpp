@@ -1,6 +1,7 @@
 #include "cli/completion/scripts.hpp"
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 namespace omnicache::cli::completion {
 
@@ -62,22 +63,12 @@ single_quoted(std::string_view text)
 }
 
 std::string
-join(const std::vector<std::string>& words)
-{
-  std::string text;
-  for (const auto& word : words) {
-    text += text.empty() ? word : " " + word;
-  }
-  return text;
-}
-
-std::string
 lookup_case(const CommandModel& command, const std::vector<std::string>& words)
 {
   if (words.empty()) {
     return {};
   }
-  return fmt::format("        case '{}'\n            printf '%s\\n' {}\n", command.joined(" "), join(words));
+  return fmt::format("        case '{}'\n            printf '%s\\n' {}\n", command.joined(" "), fmt::join(words, " "));
 }
 
 std::string
@@ -118,7 +109,7 @@ value_flags(const Value& value)
   case ValueKind::file:
     return " -r -F";
   case ValueKind::choice:
-    return fmt::format(" -x -a '{}'", single_quoted(join(value.choices)));
+    return fmt::format(" -x -a '{}'", single_quoted(fmt::format("{}", fmt::join(value.choices, " "))));
   default:
     return " -x";
   }
@@ -130,7 +121,8 @@ completions(const CommandModel& command)
   const auto condition = fmt::format("-n '__omnicache_at \"{}\"'", command.joined(" "));
   std::string text = fmt::format("\n# omnicache{}{}\n", command.path.empty() ? "" : " ", command.joined(" "));
   for (const auto& sub : command.subcommands) {
-    text += fmt::format("complete -c omnicache {} -a {} -d '{}'\n", condition, sub.name, single_quoted(sub.description));
+    text += fmt::format("complete -c omnicache {} -a {} -d '{}'\n", condition, sub.name,
+                        single_quoted(sub.description));
   }
   for (const auto& option : command.options) {
     std::string names;
@@ -147,7 +139,8 @@ completions(const CommandModel& command)
     if (positional.value.kind == ValueKind::file) {
       text += fmt::format("complete -c omnicache {} -F\n", condition);
     } else if (positional.value.kind == ValueKind::choice) {
-      text += fmt::format("complete -c omnicache {} -a '{}'\n", condition, single_quoted(join(positional.value.choices)));
+      text += fmt::format("complete -c omnicache {} -a '{}'\n", condition,
+                          single_quoted(fmt::format("{}", fmt::join(positional.value.choices, " "))));
     }
   }
   return text;
