@@ -110,14 +110,27 @@ def now_ms():
     return int(time.time() * 1000)
 
 
-def pid_alive(pid):
-    """True while `pid` exists and is not a zombie."""
+def task_state(path):
+    """The one-letter state in a /proc stat file, or None once it is gone."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-        return state != b"Z"
+        with open(path, "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0]
     except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def pid_alive(pid):
+    """True while any thread of process `pid` has not finished exiting.
+
+    The main thread of a killed process can be a zombie while its other threads
+    are still on their way out, holding the descriptors (a listening socket
+    among them) the threads share; only when every thread is a zombie or gone
+    are they closed."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except (FileNotFoundError, ProcessLookupError):
         return False
+    return any(task_state(f"/proc/{pid}/task/{tid}/stat") not in (None, b"Z", b"X") for tid in tasks)
 
 
 def cmdline(pid):
