@@ -6,6 +6,7 @@ tests/integration/CMakeLists.txt); it must have been built (`all`), since the
 man pages are made at build time.
 """
 
+import gzip
 import os
 import shutil
 import subprocess
@@ -24,9 +25,9 @@ INSTALLED = [
     "bin/omnicached",
     "lib/systemd/user/omnicached.service",
     "lib/systemd/user/omnicached.socket",
-    "share/man/man1/omnicache.1",
-    "share/man/man5/omnicache.toml.5",
-    "share/man/man8/omnicached.8",
+    "share/man/man1/omnicache.1.gz",
+    "share/man/man5/omnicache.toml.5.gz",
+    "share/man/man8/omnicached.8.gz",
     "share/bash-completion/completions/omnicache",
     "share/zsh/vendor-completions/_omnicache",
     "share/fish/vendor_completions.d/omnicache.fish",
@@ -69,6 +70,11 @@ class InstallTest(IntegrationTest):
         self.assertGreaterEqual(len(scripts), 3, f"examples installed: {os.listdir(examples)}")
         for name in scripts:
             self.assertTrue(os.access(os.path.join(examples, name), os.X_OK), f"examples/{name} is not executable")
+        # Pages go in compressed (Debian's policy; man reads them as they are) and hold what the build made.
+        for page in (p for p in INSTALLED if p.startswith("share/man/")):
+            with gzip.open(os.path.join(base, page), "rb") as installed, \
+                    open(os.path.join(BUILD_DIR, "man", os.path.basename(page)[:-len(".gz")]), "rb") as built:
+                self.assertEqual(installed.read(), built.read(), f"{page} is not the page the build made")
         service = os.path.join(base, "lib/systemd/user/omnicached.service")
         exec_start = unit_setting(service, "ExecStart")
         self.assertIsNotNone(exec_start, "omnicached.service has no ExecStart")
