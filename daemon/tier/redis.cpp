@@ -56,6 +56,52 @@ copy_reply(const redisReply& reply)
 
 } // namespace
 
+std::string
+format_command(const RedisCommand& command)
+{
+  std::vector<const char*> words;
+  std::vector<std::size_t> sizes;
+  words.reserve(command.size());
+  sizes.reserve(command.size());
+  for (const auto& word : command) {
+    words.push_back(word.data());
+    sizes.push_back(word.size());
+  }
+  char* formatted = nullptr;
+  const int length = redisFormatCommandArgv(&formatted, static_cast<int>(words.size()), words.data(), sizes.data());
+  if (length < 0) {
+    throw std::bad_alloc();
+  }
+  std::string out(formatted, static_cast<std::size_t>(length));
+  redisFreeCommand(formatted);
+  return out;
+}
+
+std::vector<RedisReply>
+parse_replies(std::string_view bytes)
+{
+  std::unique_ptr<redisReader, decltype(&redisReaderFree)> reader(redisReaderCreate(), &redisReaderFree);
+  if (reader == nullptr || redisReaderFeed(reader.get(), bytes.data(), bytes.size()) != REDIS_OK) {
+    throw std::bad_alloc();
+  }
+  std::vector<RedisReply> replies;
+  for (;;) {
+    void* raw = nullptr;
+    if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK) {
+      throw std::runtime_error(fmt::format("not RESP after {} complete values: {}", replies.size(), reader->errstr));
+    }
+    if (raw == nullptr) {
+      break;
+    }
+    replies.push_back(copy_reply(*static_cast<redisReply*>(raw)));
+    freeReplyObject(raw);
+  }
+  if (reader->pos != reader->len) {
+    throw std::runtime_error(fmt::format("cut short after {} complete values", replies.size()));
+  }
+  return replies;
+}
+
 RedisConnection::RedisConnection(boost::asio::io_context& io, const protocol::RedisUrl& url,
                                  boost::asio::ssl::context* tls)
   : m_io(io),
@@ -228,21 +274,7 @@ RedisConnection::send(const RedisCommand& command, std::chrono::milliseconds tim
     boost::asio::post(m_io, [done = std::move(done)] { done("not connected", {}); });
     return;
   }
-  std::vector<const char*> words;
-  std::vector<std::size_t> sizes;
-  words.reserve(command.size());
-  sizes.reserve(command.size());
-  for (const auto& word : command) {
-    words.push_back(word.data());
-    sizes.push_back(word.size());
-  }
-  char* formatted = nullptr;
-  const int length = redisFormatCommandArgv(&formatted, static_cast<int>(words.size()), words.data(), sizes.data());
-  if (length < 0) {
-    throw std::bad_alloc();
-  }
-  m_outbox.append(formatted, static_cast<std::size_t>(length));
-  redisFreeCommand(formatted);
+  m_outbox += format_command(command);
   const bool was_idle = m_waiting.empty();
   m_waiting.push_back({std::move(done), std::chrono::steady_clock::now() + timeout});
   if (was_idle) {

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -40,6 +41,13 @@ struct RedisReply
 
 // A command's words, as redis-cli would take them.
 using RedisCommand = std::vector<std::string>;
+// The command in RESP, as it goes to Redis (hiredis formats it).
+std::string format_command(const RedisCommand& command);
+// Every value in `bytes`, which holds RESP and nothing else (a file of
+// commands, say). Throws std::runtime_error naming how far it got when the
+// bytes are not RESP or end inside a value.
+std::vector<RedisReply> parse_replies(std::string_view bytes);
+
 // `error` is empty when Redis answered (the reply may still be an error
 // reply); otherwise it says why the connection failed and `reply` is nil.
 using RedisDone = std::function<void(const std::string& error, RedisReply reply)>;
