@@ -23,6 +23,7 @@ Server::open_shared_tier()
   options.queue_limit = s.redis_queue;
   options.log_length = s.redis_log_length;
   options.position_file = m_info.database + ".tier";
+  options.outbox_file = m_info.database + ".tier-outbox";
   options.warn = [](const std::string& message) { log::warn("{}", message); };
   options.info = [](const std::string& message) { log::info("{}", message); };
   // Another daemon's invalidation: applied here like a local one, but not sent back.

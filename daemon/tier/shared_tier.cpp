@@ -4,6 +4,7 @@
 #include "daemon/tier/follower.hpp"
 #include "daemon/tier/keys.hpp"
 #include "daemon/tier/link.hpp"
+#include "daemon/tier/outbox.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -12,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include <deque>
+#include <filesystem>
 
 namespace omnicache::daemon::tier {
 
@@ -62,6 +64,8 @@ public:
               {[this] { reads_up(); }, [this](const std::string& why) { reads_down(why); }}),
       m_writes(m_io, m_options.url, tls(), m_options.connect_timeout,
                {[this] { drain(); }, [this](const std::string&) { m_in_flight = 0; }}),
+      m_left(read_outbox()),
+      m_origin(m_left && !m_left->origin.empty() ? m_left->origin : origin_word()),
       m_follower(m_io, m_options, tls(), m_keys, m_origin, m_counters, tier.m_generation, std::move(apply),
                  [&tier, after_applied = std::move(after_applied)] {
                    after_applied([&tier] {
@@ -76,6 +80,7 @@ public:
 
   void start()
   {
+    queue_left_over(); // before anything else is queued: what the last run left goes first
     m_reads.start();
     m_writes.start();
     m_follower.start();
@@ -200,6 +205,94 @@ private:
 
   boost::asio::ssl::context* tls() { return m_tls ? &*m_tls : nullptr; }
 
+  // What the last run could not send, if it was left for this prefix. A file
+  // that cannot be read is set aside (a warning names it) and the daemon
+  // starts without it.
+  std::optional<Outbox> read_outbox()
+  {
+    const auto& path = m_options.outbox_file;
+    if (path.empty()) {
+      return std::nullopt;
+    }
+    std::optional<Outbox> outbox;
+    try {
+      outbox = load_outbox(path);
+    } catch (const OutboxError& e) {
+      std::error_code ec;
+      std::filesystem::rename(path, path + ".broken", ec);
+      m_options.warn(fmt::format("shared tier: {}; {}", e.what(),
+                                 ec ? fmt::format("it could not be set aside ({}) and is ignored", ec.message())
+                                    : fmt::format("set aside as {}.broken, not sent", path)));
+      return std::nullopt;
+    }
+    if (outbox && outbox->prefix != m_options.prefix) {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+      m_options.warn(fmt::format("shared tier: {} was left for prefix '{}', and tier.redis.prefix is now '{}': "
+                                 "not sent, removed",
+                                 path, outbox->prefix, m_options.prefix));
+      return std::nullopt;
+    }
+    return outbox;
+  }
+
+  // Queues what the last run left, ahead of anything new. The file stays
+  // until Redis has acknowledged all of it, so that a crash meanwhile does
+  // not lose it (an item sent twice does no harm: removals, deletes and log
+  // records repeat safely).
+  void queue_left_over()
+  {
+    if (!m_left) {
+      return;
+    }
+    auto items = std::move(m_left->items);
+    m_left.reset();
+    if (items.empty()) {
+      std::error_code ec;
+      std::filesystem::remove(m_options.outbox_file, ec);
+      return;
+    }
+    for (auto& item : items) {
+      if (item.own_removal) {
+        ++m_own_invalidations; // until Redis has it, lookups here miss
+      }
+      m_queue.push_back({std::move(item.commands), item.invalidation, false, 0, {}, item.own_removal});
+    }
+    m_replayed = items.size();
+    m_counters.queued = m_queue.size();
+    m_options.info(fmt::format("shared tier: {} writes and invalidations left by the last run are queued for Redis",
+                               items.size()));
+  }
+
+  // At stop: whatever Redis has not acknowledged goes to the outbox file. A
+  // write keeps only a delete of its key: sent later, its value could land
+  // after another daemon's removal, while a delete only costs a miss.
+  void save_outbox()
+  {
+    const auto& path = m_options.outbox_file;
+    if (path.empty()) {
+      return;
+    }
+    Outbox outbox{m_options.prefix, m_origin, {}};
+    outbox.items.reserve(m_queue.size());
+    for (auto& pending : m_queue) {
+      if (!pending.entry_key.empty()) {
+        forget_value(pending);
+      }
+      outbox.items.push_back({pending.commands, pending.invalidation, pending.own_removal});
+    }
+    try {
+      tier::save_outbox(path, outbox);
+      m_options.warn(fmt::format("shared tier: {} writes and invalidations did not reach Redis before stopping; "
+                                 "kept in {} for the next start",
+                                 outbox.items.size(), path));
+    } catch (const std::exception& e) {
+      m_options.warn(fmt::format("shared tier: {} writes and invalidations did not reach Redis before stopping and "
+                                 "are lost: {}",
+                                 outbox.items.size(), e.what()));
+    }
+  }
+
   void reads_up()
   {
     m_counters.connected = true;
@@ -310,6 +403,10 @@ private:
     m_queue.pop_front();
     --m_in_flight;
     m_counters.queued = m_queue.size();
+    if (m_replayed > 0 && --m_replayed == 0) {
+      std::error_code ec;
+      std::filesystem::remove(m_options.outbox_file, ec); // all of it is in Redis now
+    }
     drain();
   }
 
@@ -321,8 +418,7 @@ private:
       return;
     }
     if (!m_queue.empty()) {
-      m_options.warn(fmt::format("shared tier: {} writes and invalidations did not reach Redis before stopping",
-                                 m_queue.size()));
+      save_outbox();
     }
     m_follower.stop();
     m_reads.stop();
@@ -339,12 +435,18 @@ private:
   std::optional<boost::asio::ssl::context> m_tls;
   Link m_reads;
   Link m_writes;
-  // Names this daemon's records in the log, so that it skips its own.
-  std::string m_origin = origin_word();
+  // What the last run left in the outbox file, until start() queues it.
+  std::optional<Outbox> m_left;
+  // Names this daemon's records in the log, so that it skips its own. Kept
+  // from the last run when it left records to send: the follower then skips
+  // those too once they are in the log.
+  std::string m_origin;
   Follower m_follower;
   boost::asio::steady_timer m_stop_timer;
   std::deque<Pending> m_queue;
   std::size_t m_in_flight = 0;
+  // Items at the head of the queue that came from the outbox file.
+  std::size_t m_replayed = 0;
   bool m_warned_unreachable = false;
   bool m_warned_refusal = false; // said once until a write gets through
   // Removals this daemon made that Redis has not acknowledged yet.

@@ -39,6 +39,9 @@ struct TierOptions
   std::uint64_t log_length = 100000;
   // Where this daemon keeps its place in the invalidation log across restarts.
   std::string position_file;
+  // Where what is still queued at stop waits for the next start (outbox.hpp);
+  // empty: nowhere, it is lost.
+  std::string outbox_file;
   std::function<void(const std::string&)> warn;
   std::function<void(const std::string&)> info;
 };
@@ -109,7 +112,8 @@ public:
   // was away is applied, so that nothing stale is served from the start; or
   // until Redis turned out unreachable. Returns whether that happened in time.
   bool wait_until_settled(std::chrono::milliseconds limit);
-  // Sends what is queued (for up to `drain`), saves the log position, and stops.
+  // Sends what is queued (for up to `drain`), keeps what is left in the
+  // outbox file, saves the log position, and stops.
   void stop(std::chrono::milliseconds drain = std::chrono::milliseconds(1000));
 
   // Thread-safe. Looks an entry up in Redis; `done` runs on `executor` with

@@ -4,6 +4,8 @@ invalidates, or away for longer than the invalidation log reaches back. No
 request fails, nothing acknowledged is lost from the local tier, and nothing
 invalidated is served afterwards."""
 
+import os
+
 import harness
 from harness import pipeline, wait_for
 from redis_harness import TierTest
@@ -146,6 +148,83 @@ class Restarts(TierTest):
         tier = self.wait_tier(self.a, lambda t: t["resyncs"] >= 1, "a to count a resync")
         self.assertIsNone(self.a.inspect("local"), f"a resync drops the local entries: {tier}")
         self.assertFalse(self.a.found("local"))
+
+
+class StoppedWithAQueue(TierTest):
+    """A daemon stopped while Redis is away keeps what it could not send in
+    DATABASE.tier-outbox, and sends it first when it starts again."""
+
+    persistent = True
+
+    def outbox(self, node):
+        return node.database + ".tier-outbox"
+
+    def test_an_invalidation_queued_at_stop_reaches_the_other_daemons_after_the_restart(self):
+        a = self.start_node("a", connect_timeout="200ms")
+        b = self.start_node("b", connect_timeout="200ms")
+        stale, old, new = (f"{name} {self.prefix}" for name in ("stale", "old", "new"))
+        a.set("stale", stale, tags=["t"])
+        a.set("w", old)
+        self.wait_in_redis(stale, old)
+        hit, _ = b.get("stale")
+        self.assertEqual(hit.get("tier"), "L2", hit)
+        wait_for(lambda: b.inspect("stale") is not None, message="b to keep its copy of stale")
+
+        self.redis.stop()
+        self.assertEqual(a.call("invalidate", {"tags": ["t"]})[0]["removed"], 1)
+        # Its value is not sent later, but Redis must not keep the old one: a
+        # delete of the key, and the record telling others to drop their copies.
+        a.set("w", new)
+        a.stop()
+        self.assertTrue(os.path.exists(self.outbox(a)), "what a could not send is kept")
+        self.assertIn(f"3 writes and invalidations did not reach Redis before stopping; kept in {self.outbox(a)}",
+                      a.daemon.log_text())
+
+        self.redis.restart()
+        self.assertIsNotNone(b.inspect("stale"), "nothing has told b yet")
+        a.start()
+        miss, _ = a.get("stale")
+        self.assertFalse(miss["found"], f"a read back from Redis what it had removed: {miss}")
+        self.wait_gone_from_redis(stale, old, message="a's removal and delete to reach Redis")
+        self.assertEqual(self.redis.keys_holding(new), {new: []}, "a write's value is not sent after a restart")
+        wait_for(lambda: b.inspect("stale") is None, message="b to apply a's invalidation")
+        self.assertFalse(b.found("w"), "b misses w rather than read the value a replaced")
+        wait_for(lambda: not os.path.exists(self.outbox(a)), message="the outbox file to go once Redis has it all")
+        tier = self.wait_tier(a, lambda t: t["queued"] == 0, "a to drain its queue")
+        # Sent: the removal and the overwrite's record; the delete of w is neither.
+        self.assertEqual((tier["invalidations_sent"], tier["invalidations_applied"], tier["resyncs"]), (2, 0, 0),
+                         f"a sent its records and did not take them for another daemon's: {tier}")
+        self.assertIn("3 writes and invalidations left by the last run are queued for Redis", a.daemon.log_text())
+        self.assertEqual(a.get("w")[1], new.encode(), "a keeps its own value")
+
+    def test_an_outbox_file_that_cannot_be_read_is_set_aside_and_the_daemon_starts(self):
+        node_folder = os.path.join(self.sandbox.root, "a")
+        os.makedirs(node_folder)
+        path = os.path.join(node_folder, "cache.db.tier-outbox")
+        with open(path, "wb") as f:
+            f.write(b"*4\r\n$21\r\nomnicache-tier-outbox\r\n$1\r\n1\r\n$3\r\npre")  # cut short
+        a = self.start_node("a")
+        self.assertIn(f"{path} is not an outbox file: cut short after 0 complete values; set aside as {path}.broken",
+                      a.daemon.log_text())
+        self.assertFalse(os.path.exists(path))
+        with open(path + ".broken", "rb") as f:
+            self.assertTrue(f.read().startswith(b"*4"), "the file is kept as it was")
+        a.set("k", "v")
+        self.assertEqual(a.get("k")[1], b"v")
+
+    def test_an_outbox_left_for_another_prefix_is_not_sent(self):
+        self.redis.stop()
+        a = self.start_node("a", connect_timeout="200ms")
+        a.call("del", {"keys": ["k"]})
+        a.stop()
+        self.assertTrue(os.path.exists(self.outbox(a)))
+        self.redis.restart()
+        a.options.append("tier.redis.prefix=elsewhere:")
+        a.start()
+        self.assertIn(f"{self.outbox(a)} was left for prefix '{self.prefix}', and tier.redis.prefix is now "
+                      "'elsewhere:': not sent, removed", a.daemon.log_text())
+        self.assertFalse(os.path.exists(self.outbox(a)))
+        self.assertEqual(a.tier()["queued"], 0)
 
 
 class RedisAbsent(TierTest):
