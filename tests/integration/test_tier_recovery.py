@@ -1,6 +1,7 @@
 """The shared tier when things go wrong: Redis killed in the middle of a
 load, absent from the start, restarted empty; a daemon stopped while another
-invalidates, or away for longer than the invalidation log reaches back. No
+invalidates, or away for longer than the invalidation log reaches back, or
+stopped with removals Redis has not received yet. No
 request fails, nothing acknowledged is lost from the local tier, and nothing
 invalidated is served afterwards."""
 
