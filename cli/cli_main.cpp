@@ -14,7 +14,7 @@ namespace omnicache::cli {
 
 namespace {
 
-constexpr const char* k_footer = R"(Examples:
+constexpr const char* k_main_footer = R"(Examples:
   omnicache set greeting "hello" --ttl 10m --tag demo --tag env:dev
   echo '{"answer":42}' | omnicache set result:1 --tag demo
   omnicache get greeting                    # prints the value; exit 1 on a miss
@@ -92,7 +92,7 @@ cli_main(int argc, char** argv)
     command.add(app, globals);
   }
   app.require_subcommand(1);
-  app.footer(k_footer); // after the commands, which would inherit it too
+  app.footer(k_main_footer); // after the commands, which would inherit it too
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -52,6 +52,15 @@ public:
   LatencyHistogram& latency(std::size_t op) { return m_latency[op]; }
   const LatencyHistogram& latency(std::size_t op) const { return m_latency[op]; }
 
+  // The idle timeout's clock: a request or a connection marks activity.
+  void mark_activity() { last_activity_ms.store(steady_ms(), std::memory_order_relaxed); }
+  std::int64_t ms_since_activity() const { return steady_ms() - last_activity_ms.load(); }
+  static std::int64_t steady_ms()
+  {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+  }
+
   std::atomic<std::uint64_t> connections{0};          // open now
   std::atomic<std::uint64_t> connections_total{0};    // accepted since start
   std::atomic<std::uint64_t> connections_rejected{0}; // refused: over the cap, or a foreign uid

@@ -24,13 +24,6 @@ namespace {
 constexpr auto k_tick = std::chrono::milliseconds(200);
 constexpr auto k_drain_timeout = std::chrono::seconds(10);
 
-std::int64_t
-steady_ms()
-{
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
-
 bool
 same_user(int fd)
 {
@@ -272,7 +265,7 @@ Server::run()
   wait_for_signal();
   m_timer.emplace(main_worker().io);
   schedule_tick();
-  m_metrics.last_activity_ms = steady_ms();
+  m_metrics.mark_activity();
   m_store->start();
   if (m_tier) {
     m_tier->start();
@@ -392,7 +385,7 @@ Server::admit(Socket socket, Worker& worker)
   }
   m_metrics.connections.fetch_add(1);
   m_metrics.connections_total.fetch_add(1);
-  m_metrics.last_activity_ms = steady_ms();
+  m_metrics.mark_activity();
   boost::asio::post(worker.io, [this, &worker, socket = std::move(socket)]() mutable {
     auto session = std::make_shared<Session>(std::move(socket), worker, *m_shared);
     std::erase_if(worker.sessions, [](const auto& weak) { return weak.expired(); });
@@ -505,7 +498,7 @@ Server::tick()
   // Under a supervisor the daemon stays, unless the supervisor holds its
   // socket and starts it again on the next connection.
   if ((!m_foreground || m_inherited) && !m_proxy && idle_timeout > 0 && m_metrics.connections.load() == 0
-      && steady_ms() - m_metrics.last_activity_ms.load() >= idle_timeout) {
+      && m_metrics.ms_since_activity() >= idle_timeout) {
     log::info("no clients for {}; exiting", protocol::format_duration_ms(idle_timeout));
     begin_shutdown();
   }

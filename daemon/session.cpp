@@ -23,13 +23,6 @@ constexpr std::size_t k_max_unsent = 8 << 20;
 // Values at least this large are handed over with their buffer, not copied.
 constexpr std::size_t k_large_value = 1 << 20;
 
-std::int64_t
-steady_ms()
-{
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
-
 } // namespace
 
 Session::Session(Socket socket, Worker& worker, Shared& shared)
@@ -49,7 +42,7 @@ Session::~Session()
     m_shared.leases.drop_connection(m_connection->id);
   }
   m_shared.metrics.connections.fetch_sub(1);
-  m_shared.metrics.last_activity_ms = steady_ms();
+  m_shared.metrics.mark_activity();
 }
 
 void
@@ -336,7 +329,7 @@ Session::read_more()
                                self->m_eof = true;
                              } else {
                                self->m_frames.commit(n);
-                               self->m_shared.metrics.last_activity_ms.store(steady_ms(), std::memory_order_relaxed);
+                               self->m_shared.metrics.mark_activity();
                              }
                              self->advance();
                            });

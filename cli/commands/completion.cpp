@@ -9,7 +9,7 @@ namespace omnicache::cli {
 
 namespace {
 
-constexpr const char* k_footer = R"(Load the completions into the running shell:
+constexpr const char* k_completion_footer = R"(Load the completions into the running shell:
   bash:  source <(omnicache completion bash)
   zsh:   source <(omnicache completion zsh)     (after compinit)
   fish:  omnicache completion fish | source
@@ -31,7 +31,7 @@ add_completion(CLI::App& app, Globals& /*globals*/)
   auto shell = std::make_shared<std::string>();
   command->add_option("shell", *shell, "The shell")->required()->type_name("SHELL")->check(
     CLI::IsMember({"bash", "fish", "zsh"}));
-  command->footer(k_footer);
+  command->footer(k_completion_footer);
   // The script describes the whole program, so it is made from the root of
   // the tree, complete by the time a command runs.
   command->callback([&app, shell] {

@@ -305,7 +305,7 @@ size_validator()
     "SIZE");
 }
 
-constexpr const char* k_footer = R"(The key is a hash of the command's arguments, its standard input (unless a terminal),
+constexpr const char* k_run_footer = R"(The key is a hash of the command's arguments, its standard input (unless a terminal),
 the content of each --file, the value of each --env variable and each --key-extra:
 nothing else, not the working directory and not the time.
 
@@ -378,7 +378,7 @@ add_run(CLI::App& app, Globals& globals)
                     "Store a non-zero exit too; a hit replays the status");
   command->add_flag("--cache-stderr", options->cache_stderr, "Store standard error too; a hit replays it on stderr");
   command->add_flag("--status", options->status, "Print HIT KEY, MISS KEY or WAITED KEY on stderr");
-  command->footer(k_footer);
+  command->footer(k_run_footer);
   command->callback([&globals, options] { globals.exit_code = run_run(globals, *options); });
 }
 

@@ -203,7 +203,7 @@ two_figures(std::string_view label, const std::string& value, std::string_view l
   return fmt::format("{:<12}{:>12}    {:<12}{:>14}", label, value, label2, value2);
 }
 
-constexpr const char* k_footer = R"(Examples:
+constexpr const char* k_stats_footer = R"(Examples:
   omnicache stats --json | jq .totals.hit_rate
   omnicache stats --watch                   # a live view, until Ctrl-C
   omnicache stats --watch -i 5s -n 12 > stats.log
@@ -338,7 +338,7 @@ add_stats(CLI::App& app, Globals& globals)
   auto watch = std::make_shared<WatchFlags>();
   command->add_flag("--all-tenants", *all, "Figures of every tenant, with a row per tenant");
   add_watch_options(*command, *watch);
-  command->footer(k_footer);
+  command->footer(k_stats_footer);
   command->callback([&globals, all, watch] {
     if (watch->watch) {
       watch_stats(globals, watch_options(*watch, *all));

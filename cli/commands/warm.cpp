@@ -23,7 +23,7 @@ namespace {
 using protocol::Json;
 using warm::Entry;
 
-constexpr const char* k_footer = R"(Columns (the CSV header row, or the members of each JSON Lines object):
+constexpr const char* k_warm_footer = R"(Columns (the CSV header row, or the members of each JSON Lines object):
   key       the entry's key: a plain entry, in the layer column's layer, else --layer, else kv
   prompt    a user prompt: the row is the response entry for (model, prompt), the same
             entry that `omnicache response set --model M --prompt P` stores
@@ -293,7 +293,7 @@ add_warm(CLI::App& app, Globals& globals)
   command->add_flag("--overwrite", options->overwrite, "Replace entries that are already cached");
   command->add_flag("--ignore-unknown", options->ignore_unknown, "Skip columns warm does not know");
   command->add_flag("--dry-run", options->dry_run, "Read and check every row; contact no daemon, store nothing");
-  command->footer(k_footer);
+  command->footer(k_warm_footer);
   command->callback([&globals, options] { globals.exit_code = run_warm(globals, *options); });
 }
 

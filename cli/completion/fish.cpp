@@ -48,9 +48,9 @@ end
 complete -c omnicache -f
 )";
 
-// Inside single quotes.
+// Inside single quotes, as fish reads them.
 std::string
-single_quoted(std::string_view text)
+fish_quoted(std::string_view text)
 {
   std::string out;
   for (const char c : text) {
@@ -109,7 +109,7 @@ value_flags(const Value& value)
   case ValueKind::file:
     return " -r -F";
   case ValueKind::choice:
-    return fmt::format(" -x -a '{}'", single_quoted(fmt::format("{}", fmt::join(value.choices, " "))));
+    return fmt::format(" -x -a '{}'", fish_quoted(fmt::format("{}", fmt::join(value.choices, " "))));
   default:
     return " -x";
   }
@@ -122,7 +122,7 @@ completions(const CommandModel& command)
   std::string text = fmt::format("\n# omnicache{}{}\n", command.path.empty() ? "" : " ", command.joined(" "));
   for (const auto& sub : command.subcommands) {
     text += fmt::format("complete -c omnicache {} -a {} -d '{}'\n", condition, sub.name,
-                        single_quoted(sub.description));
+                        fish_quoted(sub.description));
   }
   for (const auto& option : command.options) {
     std::string names;
@@ -133,14 +133,14 @@ completions(const CommandModel& command)
       names += " -l " + name;
     }
     text += fmt::format("complete -c omnicache {}{}{} -d '{}'\n", condition, names, value_flags(option.value),
-                        single_quoted(option.description));
+                        fish_quoted(option.description));
   }
   for (const auto& positional : command.positionals) {
     if (positional.value.kind == ValueKind::file) {
       text += fmt::format("complete -c omnicache {} -F\n", condition);
     } else if (positional.value.kind == ValueKind::choice) {
       text += fmt::format("complete -c omnicache {} -a '{}'\n", condition,
-                          single_quoted(fmt::format("{}", fmt::join(positional.value.choices, " "))));
+                          fish_quoted(fmt::format("{}", fmt::join(positional.value.choices, " "))));
     }
   }
   return text;

@@ -16,9 +16,9 @@ else
 fi
 )";
 
-// Inside single quotes.
+// Inside single quotes, as zsh reads them.
 std::string
-single_quoted(std::string_view text)
+zsh_quoted(std::string_view text)
 {
   std::string out;
   for (const char c : text) {
@@ -99,7 +99,7 @@ option_spec(const OptionModel& option)
   if (option.value.kind != ValueKind::none) {
     tail += value_spec(option.value, words.back());
   }
-  return fmt::format("    {}{}'{}'", prefix, name_part, single_quoted(tail));
+  return fmt::format("    {}{}'{}'", prefix, name_part, zsh_quoted(tail));
 }
 
 std::string
@@ -115,7 +115,7 @@ function_for(const CommandModel& command)
     const std::string position = positional.repeatable ? "*" : std::to_string(i + 1);
     auto value = positional.value;
     value.name = positional.name; // its name says more than its type (TEXT)
-    text += fmt::format(" \\\n    '{}'", single_quoted(position + value_spec(value, positional.name)));
+    text += fmt::format(" \\\n    '{}'", zsh_quoted(position + value_spec(value, positional.name)));
   }
   if (command.subcommands.empty()) {
     text += "\n}\n\n";
@@ -124,7 +124,7 @@ function_for(const CommandModel& command)
   text += " \\\n    '1: :->command' \\\n    '*:: :->argument'\n";
   text += "  case $state in\n  (command)\n    local -a commands=(\n";
   for (const auto& sub : command.subcommands) {
-    text += fmt::format("      '{}:{}'\n", single_quoted(escaped(sub.name, ":")), single_quoted(sub.description));
+    text += fmt::format("      '{}:{}'\n", zsh_quoted(escaped(sub.name, ":")), zsh_quoted(sub.description));
   }
   const auto title = command.path.empty() ? std::string("omnicache") : "omnicache " + command.joined(" ");
   text += fmt::format("    )\n    _describe -t commands '{} command' commands\n    ;;\n", title);

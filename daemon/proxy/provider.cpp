@@ -17,15 +17,6 @@ using namespace json_read;
 
 namespace {
 
-// Built responses keep the providers' member order, so they read like the real ones.
-using Out = nlohmann::ordered_json;
-
-std::string
-dump(const Out& value)
-{
-  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
-
 bool
 string_is(const Json& object, const char* name, std::string_view expected)
 {

@@ -4,14 +4,24 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
-// Lenient reading of provider JSON, shared by provider.cpp and
-// provider_embeddings.cpp: a missing or mistyped member is nullopt or
-// nullptr, never an exception.
+// Lenient reading of provider JSON, shared by provider.cpp,
+// provider_embeddings.cpp and provider_stream.cpp: a missing or mistyped
+// member is nullopt or nullptr, never an exception.
 namespace omnicache::daemon::proxy::json_read {
 
 using protocol::Json;
+
+// Built responses keep the providers' member order, so they read like the real ones.
+using Out = nlohmann::ordered_json;
+
+inline std::string
+dump(const Out& value)
+{
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 inline std::optional<Json>
 parse_json(std::string_view text)

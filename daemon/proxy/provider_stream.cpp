@@ -1,4 +1,5 @@
 #include "daemon/proxy/provider.hpp"
+#include "daemon/proxy/provider_json.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -6,11 +7,10 @@
 namespace omnicache::daemon::proxy {
 
 using protocol::Json;
+using json_read::dump;
+using json_read::Out;
 
 namespace {
-
-// Events keep the providers' member order, so they read like the real ones.
-using Out = nlohmann::ordered_json;
 
 // Bounds on the indexes a stream may name: OpenAI allows n <= 128; more
 // content blocks or tool calls than this is not an answer worth keeping.
@@ -70,12 +70,6 @@ append_text(Json& object, const char* name, const Json& piece)
   }
   text.get_ref<std::string&>() += piece.get_ref<const std::string&>();
   return true;
-}
-
-std::string
-dump(const Out& value)
-{
-  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 void

@@ -13,11 +13,11 @@
 
 namespace omnicache::daemon::proxy {
 
-namespace http = boost::beast::http;
+namespace beast_http = boost::beast::http;
 
 namespace {
 
-constexpr std::uint32_t k_max_header_bytes = 64 << 10;
+constexpr std::uint32_t k_max_request_header_bytes = 64 << 10;
 
 std::string
 head_text(const HttpResponse& response)
@@ -147,7 +147,7 @@ HttpSession::read_next()
     return;
   }
   m_parser.emplace();
-  m_parser->header_limit(k_max_header_bytes);
+  m_parser->header_limit(k_max_request_header_bytes);
   m_parser->body_limit(m_state.worker.config->settings().proxy_max_body_bytes);
   m_stream.expires_after(std::chrono::milliseconds(m_state.worker.config->settings().proxy_idle_timeout_ms));
   read_header();
@@ -156,15 +156,15 @@ HttpSession::read_next()
 void
 HttpSession::read_header()
 {
-  http::async_read_header(m_stream, m_buffer, *m_parser,
+  beast_http::async_read_header(m_stream, m_buffer, *m_parser,
                           [self = shared_from_this()](boost::beast::error_code ec, std::size_t) {
                             if (ec) {
-                              if (ec == http::error::header_limit) {
+                              if (ec == beast_http::error::header_limit) {
                                 self->refuse(431, "the request's headers are larger than 64 KiB");
-                              } else if (ec == http::error::body_limit) {
+                              } else if (ec == beast_http::error::body_limit) {
                                 // Content-Length already says it is too large.
                                 self->refuse_too_large();
-                              } else if (ec != http::error::end_of_stream && ec != boost::asio::error::eof
+                              } else if (ec != beast_http::error::end_of_stream && ec != boost::asio::error::eof
                                          && ec != boost::beast::error::timeout
                                          && ec != boost::asio::error::operation_aborted
                                          && ec != boost::asio::error::connection_reset) {
@@ -176,7 +176,7 @@ HttpSession::read_header()
                             }
                             // curl and others wait for this before sending a large body.
                             const auto& head = self->m_parser->get();
-                            if (head[http::field::expect] == "100-continue" && !self->m_parser->is_done()) {
+                            if (head[beast_http::field::expect] == "100-continue" && !self->m_parser->is_done()) {
                               self->queue("HTTP/1.1 100 Continue\r\n\r\n");
                             }
                             self->read_body();
@@ -186,11 +186,11 @@ HttpSession::read_header()
 void
 HttpSession::read_body()
 {
-  http::async_read(m_stream, m_buffer, *m_parser, [self = shared_from_this()](boost::beast::error_code ec, std::size_t) {
+  beast_http::async_read(m_stream, m_buffer, *m_parser, [self = shared_from_this()](boost::beast::error_code ec, std::size_t) {
     if (ec) {
-      if (ec == http::error::body_limit) {
+      if (ec == beast_http::error::body_limit) {
         self->refuse_too_large();
-      } else if (ec == boost::beast::error::timeout || ec == http::error::end_of_stream
+      } else if (ec == boost::beast::error::timeout || ec == beast_http::error::end_of_stream
                  || ec == boost::asio::error::eof || ec == boost::asio::error::operation_aborted) {
         self->close();
       } else {
@@ -220,8 +220,8 @@ HttpSession::refuse_too_large()
 void
 HttpSession::refuse(unsigned status, std::string_view message)
 {
-  HttpResponse response{static_cast<http::status>(status), 11};
-  response.set(http::field::content_type, "application/json");
+  HttpResponse response{static_cast<beast_http::status>(status), 11};
+  response.set(beast_http::field::content_type, "application/json");
   response.body() = error_body(Api::chat, "invalid_request_error", "bad_request", message);
   response.keep_alive(false);
   response.prepare_payload();

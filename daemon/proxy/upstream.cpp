@@ -37,11 +37,14 @@ using boost::system::error_code;
 using Tcp = boost::asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
-namespace {
+// Named, not anonymous: Upstream::Impl holds a State, and a class with
+// external linkage may not hold a member of an anonymous namespace's type
+// once the file is compiled inside a unity batch.
+namespace upstream_detail {
 
 constexpr std::size_t k_max_idle = 16;
 constexpr auto k_max_idle_age = std::chrono::seconds(60);
-constexpr std::uint32_t k_max_header_bytes = 64u << 10;
+constexpr std::uint32_t k_max_response_header_bytes = 64u << 10;
 constexpr std::size_t k_chunk_bytes = 16u << 10;
 
 using Request = beast_http::request<beast_http::string_body>;
@@ -375,7 +378,7 @@ CallState::read_head()
   // Answers are passed on as they come, never held whole, so any size will do. Not boost::none: Boost 1.74
   // compares a Content-Length with that as greater and fails every sized body.
   m_parser->body_limit(std::numeric_limits<std::uint64_t>::max());
-  m_parser->header_limit(k_max_header_bytes);
+  m_parser->header_limit(k_max_response_header_bytes);
   m_parser->skip(m_request.method() == beast_http::verb::head);
   m_connection->with_stream([this](auto& stream) {
     beast_http::async_read_header(stream, m_connection->buffer, *m_parser,
@@ -561,7 +564,12 @@ CallState::release_handlers()
   }
 }
 
-} // namespace
+} // namespace upstream_detail
+
+using upstream_detail::CallState;
+using upstream_detail::iequals;
+using upstream_detail::Request;
+using upstream_detail::State;
 
 struct Upstream::Impl
 {

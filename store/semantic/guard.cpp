@@ -29,24 +29,6 @@ struct Word
 
 using Words = std::vector<Word>;
 
-std::string
-to_lower(std::string_view text)
-{
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
-bool
-is_digit(char c)
-{
-  return c >= '0' && c <= '9';
-}
-
 bool
 is_upper(char c)
 {
@@ -111,7 +93,7 @@ joins_name(const Word& previous, std::string_view gap, std::string_view next)
   if (!gap.empty() && gap.find_first_not_of('_') == std::string_view::npos) {
     return true;
   }
-  return gap == "." && !is_digit(previous.raw[0]) && next[0] >= 'a' && next[0] <= 'z';
+  return gap == "." && !is_ascii_digit(previous.raw[0]) && next[0] >= 'a' && next[0] <= 'z';
 }
 
 Words
@@ -126,14 +108,14 @@ split_words(std::string_view text)
       Word& name = words.back();
       const auto start = static_cast<std::size_t>(name.raw.data() - text.data());
       name.raw = text.substr(start, previous_end - start);
-      name.lower = to_lower(name.raw);
+      name.lower = ascii_lower(name.raw);
       name.key = match_key(name.lower);
       name.function = false;
       return;
     }
     Word word;
     word.raw = raw;
-    word.lower = to_lower(raw);
+    word.lower = ascii_lower(raw);
     word.key = match_key(word.lower);
     word.gap = gap;
     word.function = is_function_word(word.lower);
@@ -146,7 +128,7 @@ split_words(std::string_view text)
 bool
 has_letter(std::string_view raw)
 {
-  return std::any_of(raw.begin(), raw.end(), [](char c) { return !is_digit(c); });
+  return std::any_of(raw.begin(), raw.end(), [](char c) { return !is_ascii_digit(c); });
 }
 
 // ---- negation --------------------------------------------------------------
@@ -164,7 +146,7 @@ is_negation(const Words& words, std::size_t i)
   }
   // "No. 5" is a number, not a negation.
   if (word.lower == "no" && i + 1 < words.size() && words[i + 1].gap.starts_with('.') &&
-      is_digit(words[i + 1].raw[0])) {
+      is_ascii_digit(words[i + 1].raw[0])) {
     return false;
   }
   return cues.contains(word.lower);

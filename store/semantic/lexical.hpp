@@ -78,6 +78,25 @@ private:
 // their dot product. 0 when either vector is all zeros or the sizes differ.
 float cosine(std::span<const float> a, std::span<const float> b);
 
+// ASCII letters lower-cased; other bytes (UTF-8 included) as they are.
+inline std::string
+ascii_lower(std::string_view text)
+{
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
+  }
+  return out;
+}
+
+inline bool
+is_ascii_digit(char c)
+{
+  return c >= '0' && c <= '9';
+}
+
 // Words as both the embedder and the guard see them: maximal runs of ASCII
 // letters and digits and of bytes >= 0x80 (so UTF-8 letters stay inside a
 // word), except that the common UTF-8 punctuation (curly quotes and

@@ -10,43 +10,25 @@ namespace omnicache::store::semantic {
 
 namespace {
 
-struct Word
+struct Token
 {
   std::string_view raw;
   std::string lower;
   std::string_view gap; // the text between the previous word and this one
 };
 
-using Words = std::vector<Word>;
+using Tokens = std::vector<Token>;
 
-std::string
-to_lower(std::string_view text)
+Tokens
+split_tokens(std::string_view text)
 {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
-}
-
-Words
-split_words(std::string_view text)
-{
-  Words words;
+  Tokens words;
   std::size_t previous_end = 0;
   for_each_word(text, [&](std::string_view raw, std::size_t offset) {
-    words.push_back({raw, to_lower(raw), text.substr(previous_end, offset - previous_end)});
+    words.push_back({raw, ascii_lower(raw), text.substr(previous_end, offset - previous_end)});
     previous_end = offset + raw.size();
   });
   return words;
-}
-
-bool
-is_digit(char c)
-{
-  return c >= '0' && c <= '9';
 }
 
 struct NumberWord
@@ -181,7 +163,7 @@ std::size_t
 digit_run(std::string_view text, std::size_t from)
 {
   std::size_t end = from;
-  while (end < text.size() && is_digit(text[end])) {
+  while (end < text.size() && is_ascii_digit(text[end])) {
     ++end;
   }
   return end - from;
@@ -196,7 +178,7 @@ joins_number(std::string_view gap)
 // A word that begins with digits, with the words that continue it ("3.5",
 // "1,000,000", "2 million", "3rd", "1970s"). Returns the next word to read.
 std::size_t
-read_digits(const Words& words, std::size_t i, std::vector<std::string>& out)
+read_digits(const Tokens& words, std::size_t i, std::vector<std::string>& out)
 {
   std::string_view raw = words[i].raw;
   std::size_t run = digit_run(raw, 0);
@@ -204,7 +186,7 @@ read_digits(const Words& words, std::size_t i, std::vector<std::string>& out)
   std::string_view suffix = raw.substr(run);
   ++i;
   while (suffix.empty() && i < words.size() && (words[i].gap == "." || words[i].gap == ",") &&
-         is_digit(words[i].raw[0])) {
+         is_ascii_digit(words[i].raw[0])) {
     raw = words[i].raw;
     run = digit_run(raw, 0);
     digits += words[i].gap;
@@ -213,7 +195,7 @@ read_digits(const Words& words, std::size_t i, std::vector<std::string>& out)
     ++i;
   }
   std::string number = canonical_digits(digits);
-  const std::string lower_suffix = to_lower(suffix);
+  const std::string lower_suffix = ascii_lower(suffix);
   if (lower_suffix == "st" || lower_suffix == "nd" || lower_suffix == "rd" || lower_suffix == "th") {
     out.push_back(ordinal(number));
   } else if (lower_suffix == "s") {
@@ -239,7 +221,7 @@ read_digits(const Words& words, std::size_t i, std::vector<std::string>& out)
 
 // Number words in a row ("twenty-five", "three hundred and two", "first").
 std::size_t
-read_number_words(const Words& words, std::size_t i, std::vector<std::string>& out)
+read_number_words(const Tokens& words, std::size_t i, std::vector<std::string>& out)
 {
   std::uint64_t total = 0;
   std::uint64_t current = 0;
@@ -304,11 +286,11 @@ is_number_word(std::string_view lower_word)
 std::vector<std::string>
 numbers_in(std::string_view text)
 {
-  const Words words = split_words(text);
+  const Tokens words = split_tokens(text);
   std::vector<std::string> out;
   for (std::size_t i = 0; i < words.size();) {
     const std::string_view raw = words[i].raw;
-    if (is_digit(raw[0])) {
+    if (is_ascii_digit(raw[0])) {
       i = read_digits(words, i, out);
     } else if (number_word(words[i].lower) != nullptr) {
       i = read_number_words(words, i, out);

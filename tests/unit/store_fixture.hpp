@@ -22,6 +22,18 @@
 // their batch has committed.
 namespace omnicache::unit {
 
+// A write of `value` under `key` in tenant "default".
+inline store::EntryWrite
+entry_of(std::string key, std::string value, std::string layer = "kv")
+{
+  store::EntryWrite entry;
+  entry.tenant = "default";
+  entry.layer = std::move(layer);
+  entry.key = std::move(key);
+  entry.value = std::move(value);
+  return entry;
+}
+
 // Limits that keep background maintenance out of the way: it runs when the
 // store starts and stops, not in the middle of a test.
 inline store::StoreLimits

@@ -23,7 +23,7 @@ namespace {
 constexpr std::size_t k_dim = 24;
 
 std::vector<float>
-unit_vector(std::mt19937& rng, std::size_t dim = k_dim)
+random_vector(std::mt19937& rng, std::size_t dim = k_dim)
 {
   return omnicache::unit::unit_vector(rng, dim);
 }
@@ -34,13 +34,13 @@ void
 fill(Index& index, std::mt19937& rng)
 {
   for (std::int64_t id = 1; id <= 1500; ++id) {
-    index.add("t", "s", id, unit_vector(rng));
+    index.add("t", "s", id, random_vector(rng));
   }
   for (std::int64_t id = 2001; id <= 2010; ++id) {
-    index.add("other", "s", id, unit_vector(rng));
+    index.add("other", "s", id, random_vector(rng));
   }
   for (std::int64_t id = 3001; id <= 3003; ++id) {
-    index.add("t", "short", id, unit_vector(rng, 8));
+    index.add("t", "short", id, random_vector(rng, 8));
   }
 }
 
@@ -114,7 +114,7 @@ TEST_SUITE("store.semantic.index_file")
     CHECK(loaded.size() == index.size());
     CHECK(loaded.scopes() == index.scopes());
     for (int q = 0; q < 100; ++q) {
-      const auto query = unit_vector(rng);
+      const auto query = random_vector(rng);
       const auto before = index.search("t", "s", query, 5);
       const auto after = loaded.search("t", "s", query, 5);
       REQUIRE(after.size() == before.size());
@@ -123,16 +123,16 @@ TEST_SUITE("store.semantic.index_file")
         CHECK(after[i].similarity == before[i].similarity);
       }
     }
-    const auto probe = unit_vector(rng, 8);
+    const auto probe = random_vector(rng, 8);
     CHECK(loaded.search("t", "short", probe, 3).size() == 3);
-    CHECK(loaded.search("other", "s", unit_vector(rng), 20).size() == 10);
+    CHECK(loaded.search("other", "s", random_vector(rng), 20).size() == 10);
     CHECK(loaded.search("other", "short", probe, 3).empty());
 
     // A loaded graph takes more vectors as before, past the room it was saved with.
     for (std::int64_t id = 5000; id < 6000; ++id) {
-      loaded.add("t", "s", id, unit_vector(rng));
+      loaded.add("t", "s", id, random_vector(rng));
     }
-    const auto v = unit_vector(rng);
+    const auto v = random_vector(rng);
     loaded.add("t", "s", 7000, v);
     REQUIRE(loaded.search("t", "s", v, 1).size() == 1);
     CHECK(loaded.search("t", "s", v, 1)[0].id == 7000);
@@ -146,7 +146,7 @@ TEST_SUITE("store.semantic.index_file")
     Index index({16, 200, 64});
     std::vector<std::vector<float>> points;
     for (std::int64_t id = 1; id <= 600; ++id) {
-      points.push_back(unit_vector(rng));
+      points.push_back(random_vector(rng));
       index.add("t", "s", id, points.back());
     }
     for (std::int64_t id = 1; id <= 600; id += 3) {
@@ -176,7 +176,7 @@ TEST_SUITE("store.semantic.index_file")
     std::mt19937 rng(2);
     Index index({});
     for (std::int64_t id = 1; id <= 50; ++id) {
-      index.add("t", id % 2 == 0 ? "even" : "odd", id, unit_vector(rng));
+      index.add("t", id % 2 == 0 ? "even" : "odd", id, random_vector(rng));
     }
     std::vector<std::int64_t> ids;
     for (std::int64_t id = 1; id <= 50; id += 5) {
@@ -201,8 +201,8 @@ TEST_SUITE("store.semantic.index_file")
     fill(first, rng);
     first.save(dir, 1);
     Index second({});
-    second.add("t", "s", 1, unit_vector(rng));
-    second.add("t", "gone", 2, unit_vector(rng));
+    second.add("t", "s", 1, random_vector(rng));
+    second.add("t", "gone", 2, random_vector(rng));
     second.remove("t", "gone", 2); // a graph with nothing left is not written
     second.save(dir, 2);
     std::set<std::string> names;
@@ -342,7 +342,7 @@ TEST_SUITE("store.semantic.index_file")
     fs::resize_file(graph_file(saved.dir, "t", "short"), 10);
     std::mt19937 rng(1);
     Index index({16, 200, 64});
-    index.add("t", "s", 1, unit_vector(rng));
+    index.add("t", "s", 1, random_vector(rng));
     CHECK_FALSE(index.load(saved.dir, 7).loaded);
     CHECK(index.size() == 1);
     CHECK(index.contains("t", "s", 1));

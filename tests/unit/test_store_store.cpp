@@ -14,6 +14,7 @@ using namespace omnicache::store;
 using omnicache::protocol::Error;
 using omnicache::protocol::ErrorCode;
 using omnicache::unit::DoneWaiter;
+using omnicache::unit::entry_of;
 using omnicache::unit::error_in;
 using omnicache::unit::quiet_limits;
 using omnicache::unit::StoreFixture;
@@ -22,17 +23,6 @@ using omnicache::unit::TempDir;
 namespace {
 
 using Keys = std::vector<std::string>;
-
-EntryWrite
-entry_of(std::string key, std::string value, std::string layer = "kv")
-{
-  EntryWrite entry;
-  entry.tenant = "default";
-  entry.layer = std::move(layer);
-  entry.key = std::move(key);
-  entry.value = std::move(value);
-  return entry;
-}
 
 // Every counter of every scope, as a flat list for comparing.
 std::vector<std::pair<Scope, CounterValues>>

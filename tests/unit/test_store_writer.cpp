@@ -13,6 +13,7 @@
 using namespace omnicache::store;
 using omnicache::protocol::Error;
 using omnicache::protocol::ErrorCode;
+using omnicache::unit::entry_of;
 using omnicache::unit::StoreFixture;
 using omnicache::unit::TempDir;
 using omnicache::unit::thrown;
@@ -62,17 +63,6 @@ std::int64_t
 orphan_tags(const StoreFixture& f)
 {
   return f.sql_number("SELECT count(*) FROM tags WHERE entry_id NOT IN (SELECT id FROM entries)");
-}
-
-EntryWrite
-entry_of(std::string key, std::string value)
-{
-  EntryWrite entry;
-  entry.tenant = "default";
-  entry.layer = "kv";
-  entry.key = std::move(key);
-  entry.value = std::move(value);
-  return entry;
 }
 
 } // namespace
