@@ -22,6 +22,8 @@ namespace omnicache::daemon {
 namespace {
 
 constexpr auto k_tick = std::chrono::milliseconds(200);
+// While stopping: how often to look whether the last connection has finished.
+constexpr auto k_drain_tick = std::chrono::milliseconds(5);
 constexpr auto k_drain_timeout = std::chrono::seconds(10);
 
 bool
@@ -464,7 +466,7 @@ Server::reload_config()
 void
 Server::schedule_tick()
 {
-  m_timer->expires_after(k_tick);
+  m_timer->expires_after(m_stopping ? k_drain_tick : k_tick);
   m_timer->async_wait([this](const boost::system::error_code& ec) {
     if (!ec) {
       tick();
@@ -519,6 +521,7 @@ Server::begin_shutdown()
   }
   m_stopping = true;
   m_stop_deadline = std::chrono::steady_clock::now() + k_drain_timeout;
+  schedule_tick(); // at the drain's pace from now on, not at the next idle tick
   m_notifier.stopping("stopping: finishing requests in flight");
   boost::system::error_code ignored;
   m_acceptor->close(ignored);
