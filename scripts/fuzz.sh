@@ -14,38 +14,62 @@ names=("$@")
 if ((${#names[@]} == 0)); then
   names=(frame request table_reader config canonical)
 fi
-jobs=${OMNICACHE_BUILD_JOBS:-$(nproc)}
-
-cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz -j "$jobs"
+source scripts/lib/stages.sh
+timed fuzz build scripts/build.sh fuzz || exit 1
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 run_root=build/fuzz/run
-failed=()
-for name in "${names[@]}"; do
-  work=$run_root/$name
+jobs=${OMNICACHE_BUILD_JOBS:-$(nproc)}
+
+# fuzz_one NAME: runs one target for $seconds from a copy of its corpus; its
+# log is $run_root/NAME/log. The first corpus folder is where libFuzzer adds
+# what it finds: the copy.
+fuzz_one() {
+  local name=$1 work=$run_root/$1
   rm -rf "$work"
   mkdir -p "$work/corpus" "$work/crashes"
   cp fuzz/corpus/"$name"/* "$work/corpus/"
-  echo "==> fuzz_$name: ${seconds}s"
-  # The first corpus folder is where libFuzzer adds what it finds: the copy.
-  if build/fuzz/bin/fuzz_"$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-      -artifact_prefix="$work/crashes/" "$work/corpus" >"$work/log" 2>&1; then
-    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")
-    echo "    ok: ${runs:-?} runs, corpus $(find "$work/corpus" -type f | wc -l) inputs"
-  else
-    failed+=("$name")
-    echo "    FOUND A PROBLEM; the end of $work/log:"
-    grep -v '^#[0-9]' "$work/log" | tail -n 60 | sed 's/^/    | /'
-    for input in "$work"/crashes/*; do
-      [[ -e $input ]] && echo "    input: $input (replay: build/fuzz/bin/fuzz_$name $input)"
-    done
-  fi
-done
+  build/fuzz/bin/fuzz_"$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$work/crashes/" "$work/corpus" >"$work/log" 2>&1
+}
 
-if ((${#failed[@]})); then
-  echo "fuzz: problems found by: ${failed[*]}"
-  exit 1
-fi
-echo "fuzz: no problems in ${#names[@]} targets"
+# Runs the targets, as many at once as there are processors (each is one
+# process on one core), then reports each in order; returns non-zero when any
+# found a problem.
+fuzz_targets() {
+  local name runs input failed=() pids=() statuses=()
+  for name in "${names[@]}"; do
+    while (($(jobs -rp | wc -l) >= jobs)); do
+      wait -n || true
+    done
+    echo "==> fuzz_$name: ${seconds}s"
+    fuzz_one "$name" &
+    pids+=($!)
+  done
+  for i in "${!pids[@]}"; do
+    statuses[i]=0
+    wait "${pids[i]}" || statuses[i]=$?
+  done
+  for i in "${!names[@]}"; do
+    name=${names[i]}
+    if ((statuses[i] == 0)); then
+      runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$run_root/$name/log")
+      echo "fuzz_$name: ok, ${runs:-?} runs, corpus $(find "$run_root/$name/corpus" -type f | wc -l) inputs"
+    else
+      failed+=("$name")
+      echo "fuzz_$name: FOUND A PROBLEM; the end of $run_root/$name/log:"
+      grep -v '^#[0-9]' "$run_root/$name/log" | tail -n 60 | sed 's/^/    | /'
+      for input in "$run_root/$name"/crashes/*; do
+        [[ -e $input ]] && echo "    input: $input (replay: build/fuzz/bin/fuzz_$name $input)"
+      done
+    fi
+  done
+  if ((${#failed[@]})); then
+    echo "fuzz: problems found by: ${failed[*]}"
+    return 1
+  fi
+  echo "fuzz: no problems in ${#names[@]} targets"
+}
+
+timed fuzz run fuzz_targets

@@ -8,12 +8,6 @@
 #   scripts/tsan.sh [ctest arguments...]     e.g. scripts/tsan.sh -R protocol
 set -euo pipefail
 cd "$(dirname "$0")/.."
-jobs=${OMNICACHE_BUILD_JOBS:-$(nproc)}
-start=$SECONDS
-cmake --preset tsan >/dev/null
-cmake --build --preset tsan -j "$jobs"
-built=$SECONDS
-status=0
-ctest --preset tsan "$@" || status=$?
-echo "tsan: build $((built - start)) s, tests $((SECONDS - built)) s"
-exit "$status"
+source scripts/lib/stages.sh
+timed tsan build scripts/build.sh tsan
+timed tsan tests ctest --preset tsan "$@"
