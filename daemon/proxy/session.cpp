@@ -157,30 +157,30 @@ void
 HttpSession::read_header()
 {
   beast_http::async_read_header(m_stream, m_buffer, *m_parser,
-                          [self = shared_from_this()](boost::beast::error_code ec, std::size_t) {
-                            if (ec) {
-                              if (ec == beast_http::error::header_limit) {
-                                self->refuse(431, "the request's headers are larger than 64 KiB");
-                              } else if (ec == beast_http::error::body_limit) {
-                                // Content-Length already says it is too large.
-                                self->refuse_too_large();
-                              } else if (ec != beast_http::error::end_of_stream && ec != boost::asio::error::eof
-                                         && ec != boost::beast::error::timeout
-                                         && ec != boost::asio::error::operation_aborted
-                                         && ec != boost::asio::error::connection_reset) {
-                                self->refuse(400, fmt::format("malformed HTTP request: {}", ec.message()));
-                              } else {
-                                self->close();
-                              }
-                              return;
-                            }
-                            // curl and others wait for this before sending a large body.
-                            const auto& head = self->m_parser->get();
-                            if (head[beast_http::field::expect] == "100-continue" && !self->m_parser->is_done()) {
-                              self->queue("HTTP/1.1 100 Continue\r\n\r\n");
-                            }
-                            self->read_body();
-                          });
+                                [self = shared_from_this()](boost::beast::error_code ec, std::size_t) {
+                                  if (ec) {
+                                    if (ec == beast_http::error::header_limit) {
+                                      self->refuse(431, "the request's headers are larger than 64 KiB");
+                                    } else if (ec == beast_http::error::body_limit) {
+                                      // Content-Length already says it is too large.
+                                      self->refuse_too_large();
+                                    } else if (ec != beast_http::error::end_of_stream && ec != boost::asio::error::eof
+                                               && ec != boost::beast::error::timeout
+                                               && ec != boost::asio::error::operation_aborted
+                                               && ec != boost::asio::error::connection_reset) {
+                                      self->refuse(400, fmt::format("malformed HTTP request: {}", ec.message()));
+                                    } else {
+                                      self->close();
+                                    }
+                                    return;
+                                  }
+                                  // curl and others wait for this before sending a large body.
+                                  const auto& head = self->m_parser->get();
+                                  if (head[beast_http::field::expect] == "100-continue" && !self->m_parser->is_done()) {
+                                    self->queue("HTTP/1.1 100 Continue\r\n\r\n");
+                                  }
+                                  self->read_body();
+                                });
 }
 
 void
