@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -90,6 +91,118 @@ put_value(Json& json, std::string_view bytes)
   } catch (const Json::type_error&) {
     json["value_base64"] = base64(bytes);
   }
+}
+
+namespace {
+
+// Whether `text` is valid UTF-8 whose every character is printable (no
+// control bytes, DEL or C1 controls).
+bool
+printable_text(std::string_view text)
+{
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) {
+      return false;
+    }
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t length = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
+    if (length == 0 || c > 0xf4 || i + length > text.size()) {
+      return false;
+    }
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xc0) != 0x80) {
+        return false;
+      }
+    }
+    if (c == 0xc2 && static_cast<unsigned char>(text[i + 1]) < 0xa0) {
+      return false; // U+0080..U+009F, the C1 controls
+    }
+    i += length;
+  }
+  return true;
+}
+
+} // namespace
+
+std::string
+printable_key(std::string_view key)
+{
+  if (!key.starts_with('"') && printable_text(key)) {
+    return std::string(key);
+  }
+  std::string out = "\"";
+  for (const char ch : key) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (ch) {
+    case '\n': out += "\\n"; break;
+    case '\r': out += "\\r"; break;
+    case '\t': out += "\\t"; break;
+    case '\a': out += "\\a"; break;
+    case '\b': out += "\\b"; break;
+    case '"': out += "\\\""; break;
+    case '\\': out += "\\\\"; break;
+    default:
+      // Bytes of valid UTF-8 stay as they are only when the whole key is;
+      // here every byte outside printable ASCII is spelled out.
+      out += c < 0x20 || c >= 0x7f ? fmt::format("\\x{:02x}", c) : std::string(1, ch);
+    }
+  }
+  return out + "\"";
+}
+
+std::string
+shell_word(std::string_view word)
+{
+  const bool plain = !word.empty() && std::ranges::all_of(word, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0
+           || std::string_view("@%+=:,./_-").find(c) != std::string_view::npos;
+  });
+  if (plain) {
+    return std::string(word);
+  }
+  std::string out = "'";
+  for (const char c : word) {
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return out + "'";
+}
+
+std::string
+command_line(const Json& argv)
+{
+  std::string line;
+  for (const auto& word : argv) {
+    line += line.empty() ? "" : " ";
+    line += shell_word(word.is_string() ? word.get<std::string>() : word.dump());
+  }
+  return line;
+}
+
+std::string
+counted(std::uint64_t n, std::string_view noun, std::string_view plural)
+{
+  if (n == 1) {
+    return fmt::format("1 {}", noun);
+  }
+  return plural.empty() ? fmt::format("{} {}s", n, noun) : fmt::format("{} {}", n, plural);
+}
+
+std::string
+format_micros(double us)
+{
+  if (us < 1000) {
+    return fmt::format("{:.0f} us", us);
+  }
+  // Three significant figures, as the unit grows.
+  const auto three = [](double v, std::string_view unit) {
+    return v < 10 ? fmt::format("{:.2f} {}", v, unit)
+                  : v < 100 ? fmt::format("{:.1f} {}", v, unit) : fmt::format("{:.0f} {}", v, unit);
+  };
+  return us < 1e6 ? three(us / 1e3, "ms") : three(us / 1e6, "s");
 }
 
 std::int64_t

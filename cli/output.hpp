@@ -36,6 +36,25 @@ void print_line(std::string_view text);
 void put_value(Json& json, std::string_view bytes);
 std::string base64(std::string_view bytes);
 
+// A key as a listing shows it: as it is when it is printable text, otherwise
+// quoted with C escapes, as redis-cli does ("a\nb", "\x00"). A quoted key
+// always starts with '"' and a bare one never does, so no two keys look alike.
+std::string printable_key(std::string_view key);
+
+// A word as a shell needs it typed: as it is when it is plain, otherwise in
+// single quotes.
+std::string shell_word(std::string_view word);
+// A command line from its words (a JSON array of strings, as run entries
+// record it), each as a shell needs it.
+std::string command_line(const Json& argv);
+
+// "1 row", "2 rows": a count with its noun, plural as English wants it.
+// `plural` defaults to the noun with an s.
+std::string counted(std::uint64_t n, std::string_view noun, std::string_view plural = {});
+
+// A duration in microseconds as people read it: "850 us", "3.27 ms", "1.01 s".
+std::string format_micros(double us);
+
 // The wall clock in milliseconds since the Unix epoch, as the daemon counts.
 std::int64_t now_ms();
 

@@ -12,6 +12,36 @@ namespace {
 
 using protocol::Json;
 
+// What made the entry, as its writer recorded it: the command line of a run,
+// the model and prompt of a response (the question it was stored under).
+std::vector<std::pair<std::string, std::string>>
+describe_origin(const Json& entry)
+{
+  std::vector<std::pair<std::string, std::string>> out;
+  const Json& meta = entry["meta"];
+  const auto member = [&meta](const char* name) -> std::string {
+    const auto it = meta.is_object() ? meta.find(name) : meta.end();
+    return it != meta.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const std::string layer = entry.value("layer", "");
+  if (layer == "run") {
+    if (const auto argv = meta.is_object() ? meta.find("argv") : meta.end(); argv != meta.end() && argv->is_array()) {
+      out.emplace_back("command:", output::command_line(*argv));
+    } else if (const auto command = member("command"); !command.empty()) {
+      out.emplace_back("command:", output::shell_word(command));
+    }
+  }
+  if (const auto model = member("model"); !model.empty()) {
+    out.emplace_back("model:", model);
+  }
+  if (const auto prompt = member("prompt"); !prompt.empty()) {
+    out.emplace_back("prompt:", prompt);
+  } else if (const auto question = entry.value("question", ""); !question.empty()) {
+    out.emplace_back(layer == "response" ? "prompt:" : "question:", question);
+  }
+  return out;
+}
+
 std::string
 describe(const Json& entry, std::int64_t now)
 {
@@ -29,7 +59,7 @@ describe(const Json& entry, std::int64_t now)
   auto line = [&out](std::string_view label, const std::string& value) {
     out += fmt::format("{:<12} {}\n", label, value);
   };
-  line("key:", entry.value("key", ""));
+  line("key:", output::printable_key(entry.value("key", "")));
   line("tenant:", entry.value("tenant", ""));
   line("layer:", entry.value("layer", ""));
   line("size:", fmt::format("{} raw, {} stored{}", protocol::format_size(raw), protocol::format_size(stored),
@@ -55,8 +85,11 @@ describe(const Json& entry, std::int64_t now)
   if (!deps.empty()) {
     line("depends on:", deps);
   }
+  for (const auto& [label, value] : describe_origin(entry)) {
+    line(label, value);
+  }
   if (const auto& meta = entry["meta"]; meta.is_object()) {
-    line("meta:", meta.dump());
+    line("meta:", meta.dump(-1, ' ', false, Json::error_handler_t::replace));
   }
   return out;
 }
@@ -72,6 +105,11 @@ run_inspect(Globals& globals, const std::string& key)
                              : Json{{"key", key}, {"found", false}});
   } else if (found) {
     fmt::print("{}", describe(reply.header["entry"], output::now_ms()));
+  } else {
+    // Unlike get, whose silent miss scripts test by exit code, inspect is
+    // read by a person, who should not be left with no output at all.
+    std::fflush(stdout);
+    fmt::print(stderr, "not found: {}\n", output::printable_key(key));
   }
   return found ? k_exit_ok : k_exit_miss;
 }
@@ -82,8 +120,12 @@ void
 add_inspect(CLI::App& app, Globals& globals)
 {
   auto key = std::make_shared<std::string>();
-  auto* command = app.add_subcommand("inspect", "Show an entry's layer, sizes, times, hits, tags and dependencies; exit 1 if absent");
+  auto* command = app.add_subcommand("inspect", "Show an entry's layer, sizes, times, hits, tags, dependencies and what made it; exit 1 if absent");
   command->add_option("key", *key, "Key")->required();
+  command->footer("A missing key prints \"not found: KEY\" on stderr and exits 1 (with --json, {\"found\": false}).\n"
+                  "Examples:\n"
+                  "  omnicache inspect greeting\n"
+                  "  omnicache inspect greeting --json | jq .entry.ttl_ms");
   command->callback([&globals, key] { globals.exit_code = run_inspect(globals, *key); });
 }
 

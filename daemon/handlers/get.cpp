@@ -91,24 +91,28 @@ handle_inspect(Context& context, const protocol::Request& request)
   if (!info->meta.empty()) {
     meta = Json::parse(info->meta, nullptr, false);
   }
-  return ok_reply(request, {{"found", true},
-                            {"entry",
-                             {
-                               {"tenant", info->tenant},
-                               {"layer", info->layer},
-                               {"key", info->key},
-                               {"raw_size", info->raw_size},
-                               {"stored_size", info->stored_size},
-                               {"compressed", info->compressed},
-                               {"created_ms", info->created_ms},
-                               {"expires_ms", expiry(info->expires_ms)},
-                               {"ttl_ms", info->expires_ms == 0 ? Json(nullptr) : Json(info->expires_ms - now)},
-                               {"access_ms", info->access_ms},
-                               {"hits", info->hits},
-                               {"tags", info->tags},
-                               {"deps", deps_json(info->deps)},
-                               {"meta", std::move(meta)},
-                             }}});
+  Json entry{
+    {"tenant", info->tenant},
+    {"layer", info->layer},
+    {"key", info->key},
+    {"raw_size", info->raw_size},
+    {"stored_size", info->stored_size},
+    {"compressed", info->compressed},
+    {"created_ms", info->created_ms},
+    {"expires_ms", expiry(info->expires_ms)},
+    {"ttl_ms", info->expires_ms == 0 ? Json(nullptr) : Json(info->expires_ms - now)},
+    {"access_ms", info->access_ms},
+    {"hits", info->hits},
+    {"tags", info->tags},
+    {"deps", deps_json(info->deps)},
+    {"meta", std::move(meta)},
+  };
+  // The text a semantic entry was embedded under: a response's prompt, a
+  // run's --semantic-text.
+  if (const auto vector = context.reader.vector_of(info->id)) {
+    entry["question"] = vector->text;
+  }
+  return ok_reply(request, {{"found", true}, {"entry", std::move(entry)}});
 }
 
 } // namespace omnicache::daemon
