@@ -45,6 +45,9 @@ struct RunOptions
   bool cache_failures = false;
   bool cache_stderr = false;
   bool status = false;
+  bool print_key = false;
+  bool read_stdin = false;
+  bool no_stdin = false;
 };
 
 bool
@@ -63,12 +66,41 @@ warn(const Globals& globals, std::string_view message)
 }
 
 // A cache must never stop the work: whatever keeps it from helping, the
-// command still runs.
+// command still runs. One line, so that a script's stderr is not flooded;
+// -v shows the rest of a longer reason (a daemon's advice, say).
 [[noreturn]] void
 run_uncached(const Globals& globals, const RunOptions& options, std::string_view why, int stdin_fd)
 {
-  warn(globals, fmt::format("{}; running the command without the cache", why));
+  const auto end = why.find('\n');
+  warn(globals, fmt::format("{}; running the command without the cache", why.substr(0, end)));
+  if (globals.verbose && end != std::string_view::npos) {
+    fmt::print(stderr, "{}\n", why.substr(end + 1));
+  }
   exec_command(options.argv, stdin_fd);
+}
+
+// Command line > environment > the default, as for every setting.
+StdinMode
+stdin_mode(const RunOptions& options)
+{
+  if (options.no_stdin) {
+    return StdinMode::never;
+  }
+  if (options.read_stdin) {
+    return StdinMode::always;
+  }
+  const char* value = std::getenv("OMNICACHE_RUN_STDIN");
+  const std::string_view text = value != nullptr ? value : "";
+  if (text.empty() || text == "auto") {
+    return StdinMode::automatic;
+  }
+  if (text == "0") {
+    return StdinMode::never;
+  }
+  if (text == "1") {
+    return StdinMode::always;
+  }
+  throw CliError(k_exit_usage, fmt::format("OMNICACHE_RUN_STDIN={}: use 0 (never read), 1 (always) or auto", text));
 }
 
 struct Lookup
@@ -245,16 +277,36 @@ execute(Globals& globals, std::optional<Channel>& channel, const RunOptions& opt
   return result.status;
 }
 
+// What --print-key prints: the key alone, without the daemon.
+int
+print_key(const RunOptions& options, const Stdin& input, const std::vector<HashedFile>& files)
+{
+  try {
+    fmt::print("{}\n", run_key({options.argv, options.env_names, options.key_extra}, input, files));
+  } catch (const protocol::Error& e) {
+    throw CliError(k_exit_usage, e.what());
+  }
+  return k_exit_ok;
+}
+
 int
 run_run(Globals& globals, const RunOptions& options)
 {
-  if (env_flag("OMNICACHE_DISABLE")) {
-    exec_command(options.argv, STDIN_FILENO);
+  const StdinMode mode = stdin_mode(options);
+  if (env_flag("OMNICACHE_DISABLE") && !options.print_key) {
+    const auto input = mode == StdinMode::never ? take_stdin(mode) : std::optional<Stdin>();
+    exec_command(options.argv, input ? input->fd() : STDIN_FILENO);
   }
   const bool show_status = options.status || env_flag("OMNICACHE_STATUS");
   const auto& settings = globals.config().settings();
   const auto files = hash_files(options.files);
-  auto input = take_stdin();
+  auto input = take_stdin(mode);
+  if (!input && options.print_key) {
+    throw CliError(k_exit_usage, fmt::format("cannot spool standard input: {}", std::strerror(errno)));
+  }
+  if (options.print_key) {
+    return print_key(options, *input, files);
+  }
   if (!input) {
     run_uncached(globals, options, fmt::format("cannot spool standard input: {}", std::strerror(errno)), STDIN_FILENO);
   }
@@ -305,9 +357,21 @@ size_validator()
     "SIZE");
 }
 
-constexpr const char* k_run_footer = R"(The key is a hash of the command's arguments, its standard input (unless a terminal),
-the content of each --file, the value of each --env variable and each --key-extra:
-nothing else, not the working directory and not the time.
+constexpr const char* k_run_footer = R"(The key is a hash of the command's arguments, its standard input (see below), the
+content of each --file, the value of each --env variable and each --key-extra: nothing
+else, not the working directory and not the time. --print-key prints it and exits.
+
+Standard input: a pipe or a file is read to its end and keyed, and the command reads the
+same bytes; a terminal is left to the command and not keyed; empty input keys as none, so
+a run typed on a terminal, one from cron (</dev/null) and one fed an empty pipe share a
+key. A pipe is always read, because it may be the command's input: keying without it
+could answer one input with another's output. That is why a loop reading a pipe
+(... | while read -r q; do omnicache run ...; done) would lose its lines to the first run,
+and why a pipe that stays open makes run wait for it: give --no-stdin there (or export
+OMNICACHE_RUN_STDIN=0 once for a whole script), and the command gets /dev/null and the
+input is neither read nor keyed. A loop over a file (done < questions.txt) works as is,
+but each run's key then covers the rest of the file: --no-stdin keys each run alone.
+--stdin (OMNICACHE_RUN_STDIN=1) reads even a terminal, to its end (Ctrl-D).
 
 A miss runs the command: its output streams through as it comes and is stored when it
 exits 0. A hit writes the stored output and exits 0 without running anything. Identical
@@ -332,7 +396,9 @@ OMNICACHE_DISABLE=1 runs it without touching the cache; OMNICACHE_STATUS=1 is --
 Examples:
   omnicache run --ttl 7d --tag project:docs -- llm -m gpt-4o "Summarise this" < notes.txt
   summary=$(omnicache run --file contract.pdf -- ./summarise.sh contract.pdf)
-  omnicache run --semantic-text "$QUESTION" -- ./ask.sh "$QUESTION")";
+  omnicache run --semantic-text "$QUESTION" -- ./ask.sh "$QUESTION"
+  cat questions.txt | while read -r q; do omnicache run --no-stdin -- ./ask.sh "$q"; done
+  omnicache run --print-key -- ./ask.sh "What is a monad?")";
 
 } // namespace
 
@@ -378,6 +444,15 @@ add_run(CLI::App& app, Globals& globals)
                     "Store a non-zero exit too; a hit replays the status");
   command->add_flag("--cache-stderr", options->cache_stderr, "Store standard error too; a hit replays it on stderr");
   command->add_flag("--status", options->status, "Print HIT KEY, MISS KEY or WAITED KEY on stderr");
+  auto* no_stdin = command->add_flag(
+    "--no-stdin", options->no_stdin,
+    "Give the command /dev/null; standard input is neither read nor keyed (for loops; env OMNICACHE_RUN_STDIN=0)");
+  command
+    ->add_flag("--stdin", options->read_stdin,
+               "Read standard input into the key even from a terminal (env OMNICACHE_RUN_STDIN=1)")
+    ->excludes(no_stdin);
+  command->add_flag("--print-key", options->print_key,
+                    "Print the key this run would use and exit, without running the command or asking the daemon");
   command->footer(k_run_footer);
   command->callback([&globals, options] { globals.exit_code = run_run(globals, *options); });
 }

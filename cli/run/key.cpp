@@ -33,29 +33,22 @@ hash_regular_stdin()
   const off_t start = lseek(STDIN_FILENO, 0, SEEK_CUR);
   protocol::Sha256 hash;
   bool ok = false;
-  hash_to_end(STDIN_FILENO, hash, -1, ok);
+  const auto size = hash_to_end(STDIN_FILENO, hash, -1, ok);
   if (!ok || start < 0 || lseek(STDIN_FILENO, start, SEEK_SET) != start) {
     throw CliError(k_exit_usage, fmt::format("cannot read standard input: {}", std::strerror(errno)));
   }
   Stdin out;
-  out.sha256 = finish_hex(hash);
+  if (size > 0) {
+    out.sha256 = finish_hex(hash);
+  }
   return out;
 }
 
-} // namespace
-
+// A pipe, a terminal, a socket: read to its end into a spool the command
+// reads instead.
 std::optional<Stdin>
-take_stdin()
+spool_stdin()
 {
-  struct stat status
-  {
-  };
-  if (fstat(STDIN_FILENO, &status) != 0 || isatty(STDIN_FILENO)) {
-    return Stdin{};
-  }
-  if (S_ISREG(status.st_mode)) {
-    return hash_regular_stdin();
-  }
   Stdin out;
   out.spool = open_spool();
   if (!out.spool) {
@@ -63,12 +56,48 @@ take_stdin()
   }
   protocol::Sha256 hash;
   bool ok = false;
-  hash_to_end(STDIN_FILENO, hash, out.spool.get(), ok);
+  const auto size = hash_to_end(STDIN_FILENO, hash, out.spool.get(), ok);
   if (!ok || lseek(out.spool.get(), 0, SEEK_SET) != 0) {
     throw CliError(k_exit_usage, fmt::format("cannot spool standard input: {}", std::strerror(errno)));
   }
-  out.sha256 = finish_hex(hash);
+  if (size > 0) {
+    out.sha256 = finish_hex(hash);
+  }
   return out;
+}
+
+Stdin
+dev_null_stdin()
+{
+  Stdin out;
+  out.spool = Fd(open("/dev/null", O_RDONLY | O_CLOEXEC));
+  if (!out.spool) {
+    throw CliError(k_exit_usage, fmt::format("cannot open /dev/null: {}", std::strerror(errno)));
+  }
+  return out;
+}
+
+} // namespace
+
+std::optional<Stdin>
+take_stdin(StdinMode mode)
+{
+  if (mode == StdinMode::never) {
+    return dev_null_stdin();
+  }
+  struct stat status
+  {
+  };
+  if (fstat(STDIN_FILENO, &status) != 0) {
+    return Stdin{}; // none at all: nothing to read, nothing to key
+  }
+  if (isatty(STDIN_FILENO) && mode == StdinMode::automatic) {
+    return Stdin{};
+  }
+  if (S_ISREG(status.st_mode)) {
+    return hash_regular_stdin();
+  }
+  return spool_stdin();
 }
 
 std::vector<HashedFile>

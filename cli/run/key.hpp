@@ -9,21 +9,28 @@
 // The key of a run: what decides whether two runs are the same work.
 namespace omnicache::cli::run {
 
-// Standard input as the command will get it. When it is not a terminal its
-// bytes are part of the key; a pipe's bytes are spooled while they are
-// hashed, because the command still has to read them.
+// Standard input as the command will get it. When it is read, its bytes are
+// part of the key; a pipe's bytes are spooled while they are hashed, because
+// the command still has to read them.
 struct Stdin
 {
-  std::optional<std::string> sha256; // nullopt: a terminal, or no stdin at all
+  std::optional<std::string> sha256; // nullopt: not read, or empty
   Fd spool;                          // the command's stdin when valid, else ours
 
   int fd() const { return spool ? spool.get() : 0; }
 };
 
-// nullopt (errno set) when a pipe cannot be spooled: nothing of it has been
-// read then, so the command can still have all of it. Throws CliError when
-// reading or spooling fails half-way.
-std::optional<Stdin> take_stdin();
+// Whether standard input is read into the key (run --stdin, --no-stdin,
+// OMNICACHE_RUN_STDIN). `automatic` reads anything but a terminal; `never`
+// gives the command /dev/null, so nothing of ours is consumed or awaited.
+enum class StdinMode { automatic, always, never };
+
+// Empty input keys as no input: a run typed on a terminal, one from cron
+// (</dev/null) and one fed an empty pipe are the same run. nullopt (errno
+// set) when a pipe cannot be spooled: nothing of it has been read then, so
+// the command can still have all of it. Throws CliError when reading or
+// spooling fails half-way.
+std::optional<Stdin> take_stdin(StdinMode mode);
 
 struct HashedFile
 {

@@ -36,6 +36,22 @@ printf 'start\\n'
 exec sleep "${OC_SLEEP:-30}"
 """
 
+# Counts its runs and prints its first argument; never reads its stdin.
+LINE = """#!/bin/sh
+echo run >> "$OC_COUNT"
+printf 'line %s\\n' "$1"
+"""
+
+# A loop over lines from a pipe (or from a file, with OC_FROM set), one run
+# each, with the options given to the script.
+LOOP = """
+if [ -n "$OC_FROM" ]; then
+  while read -r line; do "$OC_CLI" run --status "$@" -- "$OC_TOOL" "$line"; done < "$OC_FROM"
+else
+  printf 'a\\nb\\nc\\n' | while read -r line; do "$OC_CLI" run --status "$@" -- "$OC_TOOL" "$line"; done
+fi
+"""
+
 BIG = 100 << 20
 
 # Runs the command with stdout to a file and prints the peak RSS (KiB) of the
@@ -352,6 +368,112 @@ class Concurrency(Run):
         self.assertEqual(self.finish(runner).code, 1)
         self.expect(self.finish(waiter), "MISS")
         self.assertEqual(self.runs(), 2)
+
+
+class StandardInput(Run):
+    """Which standard input is part of the key: --no-stdin, --stdin,
+    OMNICACHE_RUN_STDIN, and empty input keyed as none."""
+
+    def loop(self, tool, *options, env=None):
+        done = subprocess.run(["sh", "-c", LOOP, "loop", *options], stdin=subprocess.DEVNULL, capture_output=True,
+                              env=self.sandbox.environment({**self.env(OC_CLI=CLI, OC_TOOL=tool), **(env or {})}),
+                              cwd=self.sandbox.root, timeout=COMMAND_TIMEOUT)
+        result = Result(["sh", "-c", LOOP], done.returncode, done.stdout, done.stderr.decode(errors="replace"))
+        self.assertEqual(result.code, 0, result.describe())
+        return result, KEY.findall(result.stderr)
+
+    def tty_run(self, *args, typed=None):
+        """omnicache run --status ARGS with a terminal as stdin; `typed` is
+        typed on it, then Ctrl-D."""
+        import pty
+        master, slave = pty.openpty()
+        try:
+            if typed is not None:
+                os.write(master, typed + b"\x04")
+            done = subprocess.run([CLI, "run", "--status", *args], stdin=slave, capture_output=True,
+                                  env=self.sandbox.environment(self.env()), cwd=self.sandbox.root,
+                                  timeout=COMMAND_TIMEOUT)
+        finally:
+            os.close(slave)
+            os.close(master)
+        return Result(["run", *args], done.returncode, done.stdout, done.stderr.decode(errors="replace"))
+
+    def test_a_shell_loop_over_a_pipe_runs_each_line_with_no_stdin(self):
+        first, statuses = self.loop(self.tool, "--no-stdin")
+        self.assertEqual(first.stdout, b"start a\nend \nstart b\nend \nstart c\nend \n",
+                         "each line is a run, and the command reads /dev/null, not the loop's lines")
+        self.assertEqual([word for word, _ in statuses], ["MISS"] * 3, first.describe())
+        self.assertEqual(len({key for _, key in statuses}), 3, "each line is a distinct run")
+        self.assertEqual(self.runs(), 3)
+        again, replayed = self.loop(self.tool, env={"OMNICACHE_RUN_STDIN": "0"})
+        self.assertEqual(again.stdout, first.stdout)
+        self.assertEqual(replayed, [("HIT", key) for _, key in statuses],
+                         "OMNICACHE_RUN_STDIN=0 is --no-stdin for a whole script")
+        self.assertEqual(self.runs(), 3)
+
+    def test_a_loop_over_a_file_runs_each_line_as_it_is(self):
+        lines = os.path.join(self.sandbox.root, "lines.txt")
+        with open(lines, "w") as f:
+            f.write("a\nb\nc\n")
+        line_tool = self.script("line.sh", LINE)
+        result, statuses = self.loop(line_tool, env={"OC_FROM": lines})
+        self.assertEqual(result.stdout, b"line a\nline b\nline c\n", result.describe())
+        self.assertEqual([word for word, _ in statuses], ["MISS"] * 3)
+
+    def test_no_stdin_does_not_wait_for_a_pipe_that_stays_open(self):
+        process = subprocess.Popen([CLI, "run", "--status", "--no-stdin", "--", self.tool], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env=self.sandbox.environment(self.env()), cwd=self.sandbox.root)
+        try:
+            process.stdin.write(b"not for the command\n")
+            process.stdin.flush()
+            # Our end of the pipe stays open until the run is over.
+            code = process.wait(timeout=COMMAND_TIMEOUT)
+            out, err = process.stdout.read(), process.stderr.read().decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            process.kill()
+            self.fail("run --no-stdin waited for its standard input to close")
+        finally:
+            process.stdin.close()
+            process.wait()
+            process.stdout.close()
+            process.stderr.close()
+        self.assertEqual((code, out), (0, b"start \nend \n"), err)
+
+    def test_a_terminal_dev_null_and_an_empty_pipe_key_alike_and_input_does_not(self):
+        on_tty = self.expect(self.tty_run("--", "echo", "same"), "MISS")
+        key = self.status(on_tty)[1]
+        from_cron = self.expect(self.run_("--", "echo", "same"), "HIT")  # stdin is /dev/null
+        from_empty_pipe = self.expect(self.run_("--", "echo", "same", input=b""), "HIT")
+        self.assertEqual({self.status(from_cron)[1], self.status(from_empty_pipe)[1]}, {key})
+        with_input = self.expect(self.run_("--", "echo", "same", input=b"x"), "MISS")
+        self.assertNotEqual(self.status(with_input)[1], key, "input is part of the key")
+        self.assertEqual(self.tty_run("--print-key", "--", "echo", "same").text.strip(), key)
+
+    def test_stdin_reads_a_terminal_into_the_key(self):
+        typed = self.expect(self.tty_run("--stdin", "--", "cat", typed=b"typed here\n"), "MISS")
+        self.assertEqual(typed.stdout, b"typed here\n", "the command reads what was typed")
+        piped = self.expect(self.run_("--", "cat", input=b"typed here\n"), "HIT")
+        self.assertEqual(self.status(piped)[1], self.status(typed)[1])
+
+    def test_print_key_names_the_entry_a_run_stores_and_runs_nothing(self):
+        self.stop_daemon(self.daemon)
+        args = ["--key-extra", "v1", "--", self.tool, "arg"]
+        printed = self.cli("run", "--print-key", *args, input=b"question\n", env=self.env())
+        key = printed.text.strip()
+        self.assertRegex(key, r"^run:[0-9a-f]{32}$")
+        self.assertEqual(self.runs(), 0, "--print-key runs nothing")
+        self.assertFalse(os.path.exists(self.sandbox.socket), "--print-key starts no daemon")
+        self.assertTrue(self.no_daemons_left(timeout=1))
+        self.daemon = self.start_daemon()
+        stored = self.expect(self.run_(*args, input=b"question\n"), "MISS")
+        self.assertEqual(self.status(stored)[1], key)
+        self.assertEqual(self.cli("keys", "--layer", "run").text.split(), [key])
+
+    def test_conflicting_stdin_choices_are_refused(self):
+        self.cli("run", "--stdin", "--no-stdin", "--", "true", code=harness.EXIT_USAGE)
+        result = self.cli("run", "--", "true", code=harness.EXIT_USAGE, env={"OMNICACHE_RUN_STDIN": "sometimes"})
+        self.assertIn("OMNICACHE_RUN_STDIN", result.stderr)
 
 
 class LargeOutput(Run):
