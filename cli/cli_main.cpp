@@ -1,13 +1,13 @@
 #include "cli/cli_main.hpp"
 
 #include "cli/commands/command.hpp"
+#include "cli/commands/help.hpp"
 #include "cli/exit_codes.hpp"
 #include "omnicache_version.hpp"
 
 #include <fmt/core.h>
 
 #include <cstdio>
-#include <optional>
 #include <string>
 
 namespace omnicache::cli {
@@ -22,6 +22,7 @@ constexpr const char* k_main_footer = R"(Examples:
   omnicache keys 'result:*'
   omnicache invalidate demo env:dev         # prints how many entries went
   omnicache stats --json | jq .totals.hit_rate
+  omnicache help run                        # the same as omnicache run --help
 
 The daemon (omnicached) starts by itself on first use.
 
@@ -50,33 +51,6 @@ define_globals(CLI::App& app, Globals& globals)
   app.set_version_flag("-V,--version", fmt::format("omnicache {}", k_version));
 }
 
-// The first word that is neither an option nor an option's value, when it
-// names no command: CLI11 would only say that a command is required.
-std::optional<std::string>
-unknown_command(const CLI::App& app, int argc, char** argv)
-{
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view word = argv[i];
-    if (word == "--") {
-      return std::nullopt;
-    }
-    if (word.starts_with("-")) {
-      const auto* option = app.get_option_no_throw(std::string(word.substr(0, word.find('='))));
-      if (option != nullptr && option->get_items_expected_max() != 0 && word.find('=') == std::string_view::npos) {
-        ++i; // its value
-      }
-      continue;
-    }
-    for (const auto* command : app.get_subcommands({})) {
-      if (command->check_name(std::string(word))) {
-        return std::nullopt;
-      }
-    }
-    return std::string(word);
-  }
-  return std::nullopt;
-}
-
 } // namespace
 
 int
@@ -102,8 +76,8 @@ cli_main(int argc, char** argv)
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    if (const auto word = unknown_command(app, argc, argv)) {
-      fmt::print(stderr, "omnicache: unknown command '{}'\nRun 'omnicache --help' for the list of commands.\n", *word);
+    if (const auto message = mistyped_command(app, argc, argv)) {
+      fmt::print(stderr, "omnicache: {}\n", *message);
       return k_exit_usage;
     }
     fmt::print(stderr, "omnicache: {}\nRun 'omnicache --help' (or 'omnicache COMMAND --help') for usage.\n", e.what());

@@ -85,5 +85,6 @@ void add_ping(CLI::App& app, Globals& globals);
 void add_daemon(CLI::App& app, Globals& globals);
 void add_doctor(CLI::App& app, Globals& globals);
 void add_completion(CLI::App& app, Globals& globals);
+void add_help(CLI::App& app, Globals& globals);
 
 } // namespace omnicache::cli

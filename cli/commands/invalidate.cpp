@@ -10,6 +10,9 @@ namespace {
 struct InvalidateOptions
 {
   std::vector<std::string> tags;
+  // --tag, as keys takes them: a list apart, since CLI11 would overwrite
+  // one option's list with the other's.
+  std::vector<std::string> tag_options;
   std::string pattern;
   std::string layer;
   std::vector<std::string> deps;
@@ -22,7 +25,7 @@ struct InvalidateOptions
 std::uint64_t
 invalidate_deps(Globals& globals, const InvalidateOptions& options)
 {
-  if (!options.tags.empty() || !options.pattern.empty() || !options.layer.empty()) {
+  if (!options.tags.empty() || !options.tag_options.empty() || !options.pattern.empty() || !options.layer.empty()) {
     throw CliError(k_exit_usage, "--dep cannot be combined with tags, --pattern or --layer");
   }
   protocol::Json fields{{"deps", options.deps}};
@@ -43,6 +46,7 @@ add_invalidate(CLI::App& app, Globals& globals)
                                      "Remove entries by tag, dependency, model, session, "
                                      "retriever, key pattern or layer");
   command->add_option("tags", options->tags, "Tags: an entry carrying any of them is removed");
+  add_tag_option(*command, options->tag_options, "A tag, as the positional tags (repeat: any of them)");
   command->add_option("-p,--pattern", options->pattern, "Only keys matching this glob");
   add_layer_option(*command, options->layer, "Only entries of this layer");
   command->add_option("--model", options->models, "Entries of this model (the tag model:NAME); repeat for several")
@@ -70,6 +74,7 @@ add_invalidate(CLI::App& app, Globals& globals)
                   "Prints the number of entries removed.\n"
                   "Examples:\n"
                   "  omnicache invalidate project:docs\n"
+                  "  omnicache invalidate --tag project:docs --layer response\n"
                   "  omnicache invalidate --model gpt-4o\n"
                   "  omnicache invalidate --dep doc:contract-123 --new-hash \"$(sha256sum "
                   "contract.pdf | cut -c1-64)\"");
@@ -79,6 +84,7 @@ add_invalidate(CLI::App& app, Globals& globals)
       return;
     }
     auto tags = options->tags;
+    llm::add_tags(tags, options->tag_options);
     for (const auto& model : options->models) {
       llm::add_tags(tags, {llm::model_tag(model)});
     }

@@ -30,6 +30,7 @@ constexpr std::array k_commands{
   CommandSpec{"daemon", add_daemon},
   CommandSpec{"doctor", add_doctor},
   CommandSpec{"completion", add_completion},
+  CommandSpec{"help", add_help},
 };
 
 } // namespace

@@ -52,7 +52,7 @@ stored. Up to --jobs commands run at once. A row that another process is computi
 A command that exits non-zero fails its row only. --exec never replaces an entry,
 even with --overwrite.
 
-In warm, -j is --jobs: spell --json out in full.
+-j is --json, as in every command; the number of commands at once is --jobs.
 --json prints {"file", "format", "rows", "imported", "skipped", "failed", "executed",
 "dry_run", "failures": [{"line", "error"}] (the first 1000)}, and with --dry-run
 "would_import" and "would_exec".
@@ -63,7 +63,7 @@ every command.
 
 Examples:
   omnicache warm answers.csv --model gpt-4o --ttl 7d --tag batch:1
-  omnicache warm prompts.jsonl --model gpt-4o --exec 'llm -m "$OMNICACHE_WARM_MODEL"' -j 4
+  omnicache warm prompts.jsonl --model gpt-4o --exec 'llm -m "$OMNICACHE_WARM_MODEL"' --jobs 4
   omnicache warm big.csv --dry-run)";
 
 // A progress bar only for files that take a while.
@@ -286,7 +286,7 @@ add_warm(CLI::App& app, Globals& globals)
   auto* exec =
     command->add_option("--exec", options->exec, "Compute missing responses of prompt rows with CMD (see below)")
       ->type_name("CMD");
-  command->add_option("-j,--jobs", options->jobs, "Run up to N --exec commands at once (default 1)")
+  command->add_option("--jobs", options->jobs, "Run up to N --exec commands at once (default 1)")
     ->type_name("N")
     ->check(CLI::Range(1u, 256u))
     ->needs(exec);

@@ -288,14 +288,14 @@ class Exec(WithDaemon):
         prompts = [f"question {i}" for i in range(8)]
         data = "prompt,response\n" + "".join(f"{p},\n" for p in prompts) + "given,known\n"
         name = self.write("e.csv", data)
-        report, result = self.warm(name, "--model", "m", "--exec", COUNTING_COMMAND, "-j", "2")
+        report, result = self.warm(name, "--model", "m", "--exec", COUNTING_COMMAND, "--jobs", "2")
         self.assertEqual((report["imported"], report["skipped"], report["failed"], report["executed"]), (9, 0, 0, 8),
                          result.describe())
         self.assertEqual(self.runs(), 8)
         for p in prompts:
             self.assertEqual(self.value(response_key("m", p)), f"answer: {p}".encode())
         self.assertEqual(self.value(response_key("m", "given")), b"known")
-        again, _ = self.warm(name, "--model", "m", "--exec", COUNTING_COMMAND, "-j", "2")
+        again, _ = self.warm(name, "--model", "m", "--exec", COUNTING_COMMAND, "--jobs", "2")
         self.assertEqual((again["imported"], again["skipped"], again["executed"]), (0, 9, 0))
         self.assertEqual(self.runs(), 8, "cached rows do not run the command")
 
@@ -307,7 +307,7 @@ class Exec(WithDaemon):
         prompts = [f"p{i}" for i in range(6)]
         name = self.write("c.csv", "prompt\n" + "".join(f"{p}\n" for p in prompts))
         command = "sleep 0.2; " + COUNTING_COMMAND
-        argv = [harness.CLI, "warm", name, "--model", "m", "--exec", command, "-j", "2", "--json"]
+        argv = [harness.CLI, "warm", name, "--model", "m", "--exec", command, "--jobs", "2", "--json"]
         processes = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                                       env=self.sandbox.environment(), cwd=self.sandbox.root) for _ in range(2)]
         reports = []
@@ -325,7 +325,7 @@ class Exec(WithDaemon):
     def test_a_failing_command_fails_its_row_only(self):
         command = 'p=$(cat); case "$p" in *bad*) echo oops >&2; exit 3;; esac; printf "ok:%s" "$p"'
         name = self.write("f.csv", "prompt\nfine 1\nbad one\nfine 2\n")
-        report, result = self.warm(name, "--model", "m", "--exec", command, "-j", "2", code=EXIT_USAGE)
+        report, result = self.warm(name, "--model", "m", "--exec", command, "--jobs", "2", code=EXIT_USAGE)
         self.assertEqual((report["imported"], report["failed"], report["executed"]), (2, 1, 3), result.describe())
         self.assertIn("f.csv:3: --exec command exited with status 3", result.stderr)
         self.assertEqual(self.value(response_key("m", "fine 2")), b"ok:fine 2")
