@@ -18,7 +18,8 @@ public:
 
   // Connects to the configured socket. With Start::if_needed a daemon is
   // started when none answers (under a lock, so racing commands start one).
-  // Throws CliError(k_exit_unreachable).
+  // Throws CliError(k_exit_unreachable), with the daemon's own reason when
+  // the one started could not start (at once, not after a timeout).
   static Client connect(Globals& globals, Start start = Start::if_needed);
 
   ~Client();

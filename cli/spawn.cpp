@@ -1,5 +1,7 @@
 #include "cli/spawn.hpp"
 
+#include "cli/exit_codes.hpp"
+
 #include <fmt/core.h>
 
 #include <cerrno>
@@ -22,9 +24,37 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-// Runs omnicached, which returns once its child serves the socket (exit 0)
-// or has failed (exit 1, reason on stderr). Returns the reason on failure.
+// omnicached's exit status when another daemon holds the database's or the
+// socket's lock (daemon/lifetime.hpp): that one may be about to serve, or be
+// on its way out, so connecting again is worth it. Any other failure is
+// final and is reported at once.
+constexpr int k_daemon_exit_lock_held = 75;
+
+struct DaemonStart
+{
+  bool serving = false;
+  bool lock_held = false;
+  std::string reason; // why not, as the daemon said it
+};
+
 std::string
+trimmed_reason(std::string reason)
+{
+  while (!reason.empty() && reason.back() == '\n') {
+    reason.pop_back();
+  }
+  constexpr std::string_view k_prefix = "omnicached: ";
+  if (reason.starts_with(k_prefix)) {
+    reason.erase(0, k_prefix.size());
+  }
+  return reason;
+}
+
+// Runs omnicached, which returns once its child serves the socket (exit 0)
+// or has failed (exit 1, or 75 for a lock held by another daemon, the reason
+// on stderr). Waiting for that exit, rather than polling the socket, is what
+// lets a start that cannot succeed say why at once.
+DaemonStart
 run_daemon(const Globals& globals, const protocol::Config& config)
 {
   std::vector<std::string> args{daemon_program(), "--socket", config.settings().socket};
@@ -40,7 +70,7 @@ run_daemon(const Globals& globals, const protocol::Config& config)
 
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    return fmt::format("cannot create a pipe: {}", std::strerror(errno));
+    return {false, false, fmt::format("cannot create a pipe: {}", std::strerror(errno))};
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -53,7 +83,7 @@ run_daemon(const Globals& globals, const protocol::Config& config)
   close(pipe_fds[1]);
   if (rc != 0) {
     close(pipe_fds[0]);
-    return fmt::format("cannot run {}: {}", args[0], std::strerror(rc));
+    return {false, false, fmt::format("cannot run {}: {}", args[0], std::strerror(rc))};
   }
   std::string reason;
   char buffer[512];
@@ -67,18 +97,50 @@ run_daemon(const Globals& globals, const protocol::Config& config)
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-    return {};
+  const bool exited = WIFEXITED(status);
+  if (exited && WEXITSTATUS(status) == 0) {
+    return {true, false, {}};
   }
-  while (!reason.empty() && reason.back() == '\n') {
-    reason.pop_back();
+  reason = trimmed_reason(std::move(reason));
+  if (reason.empty()) {
+    reason = exited ? fmt::format("{} exited with status {}", args[0], WEXITSTATUS(status))
+                    : fmt::format("{} died of signal {}", args[0], WTERMSIG(status));
   }
-  return reason.empty() ? fmt::format("{} exited with status {}", args[0], WEXITSTATUS(status)) : reason;
+  return {false, exited && WEXITSTATUS(status) == k_daemon_exit_lock_held, std::move(reason)};
 }
 
-// Serialises starts; released when the returned descriptor is closed.
-int
-lock_spawn(const std::string& socket, clock::time_point deadline)
+// Serialises starts, so that racing commands start one daemon. The file is
+// removed on release, so that no start leaves it behind; a command that
+// opened it just before then finds its lock on a file no longer at the path,
+// and takes the lock again on the new one.
+class StartLock
+{
+public:
+  StartLock(const std::string& socket, clock::time_point deadline);
+  ~StartLock();
+  StartLock(const StartLock&) = delete;
+  StartLock& operator=(const StartLock&) = delete;
+
+private:
+  int m_fd = -1;
+  std::string m_path;
+};
+
+bool
+still_at_path(int fd, const std::string& path)
+{
+  struct stat held
+  {
+  };
+  struct stat named
+  {
+  };
+  return fstat(fd, &held) == 0 && lstat(path.c_str(), &named) == 0 && held.st_dev == named.st_dev
+         && held.st_ino == named.st_ino;
+}
+
+StartLock::StartLock(const std::string& socket, clock::time_point deadline)
+  : m_path(socket + ".start.lock")
 {
   const auto dir = std::filesystem::path(socket).parent_path();
   std::error_code ec;
@@ -86,18 +148,35 @@ lock_spawn(const std::string& socket, clock::time_point deadline)
     std::filesystem::create_directories(dir.parent_path(), ec);
     mkdir(dir.c_str(), 0700);
   }
-  const int fd = open((socket + ".start.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) {
-    return -1;
-  }
-  while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    if (clock::now() >= deadline) {
+  for (;;) {
+    const int fd = open(m_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+      return; // the daemon will say what is wrong with the folder
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+      if (still_at_path(fd, m_path)) {
+        m_fd = fd;
+        return;
+      }
       close(fd);
-      return -1;
+      continue;
+    }
+    close(fd);
+    if (clock::now() >= deadline) {
+      return;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  return fd;
+}
+
+StartLock::~StartLock()
+{
+  if (m_fd >= 0) {
+    const int error = errno; // the caller reports the last connect's
+    unlink(m_path.c_str());  // while still held: see the class
+    close(m_fd);
+    errno = error;
+  }
 }
 
 } // namespace
@@ -122,7 +201,7 @@ start_daemon_and_connect(Globals& globals, const std::function<int()>& connect)
   const auto& config = globals.config();
   const auto& settings = config.settings();
   const auto deadline = clock::now() + std::chrono::milliseconds(std::max<std::int64_t>(settings.start_timeout_ms, 100));
-  const int lock = lock_spawn(settings.socket, deadline);
+  const StartLock lock(settings.socket, deadline);
   std::string reason;
   auto backoff = std::chrono::milliseconds(10);
   int fd = -1;
@@ -132,8 +211,8 @@ start_daemon_and_connect(Globals& globals, const std::function<int()>& connect)
     if (fd >= 0 || clock::now() >= deadline) {
       break;
     }
-    reason = run_daemon(globals, config);
-    if (reason.empty()) {
+    const auto start = run_daemon(globals, config);
+    if (start.serving) {
       fd = connect();
       if (fd >= 0) {
         if (globals.verbose) {
@@ -141,21 +220,19 @@ start_daemon_and_connect(Globals& globals, const std::function<int()>& connect)
         }
         break;
       }
+    } else if (!start.lock_held) {
+      throw CliError(k_exit_unreachable, fmt::format("starting the daemon failed: {}", start.reason));
     }
+    reason = start.reason;
     if (clock::now() + backoff >= deadline) {
       break;
     }
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
   }
-  const int error = errno;
-  if (lock >= 0) {
-    close(lock);
-  }
   if (fd < 0 && !reason.empty()) {
-    fmt::print(stderr, "omnicache: starting the daemon failed: {}\n", reason);
+    throw CliError(k_exit_unreachable, fmt::format("starting the daemon failed: {}", reason));
   }
-  errno = error;
   return fd;
 }
 

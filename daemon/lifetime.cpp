@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <exception>
 #include <fcntl.h>
 #include <filesystem>
 #include <sys/file.h>
@@ -63,36 +64,78 @@ has_listener(const std::string& socket_path)
   return connected;
 }
 
+std::optional<FileId>
+lock_file_id(int fd)
+{
+  struct stat st{};
+  if (fstat(fd, &st) != 0) {
+    return std::nullopt;
+  }
+  return FileId{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
+}
+
+// What fail() and the waiting parent say to each other before the message:
+// the failure was a lock held by another daemon.
+constexpr std::string_view k_lock_held_line = "lock held\n";
+
+bool
+handling_lock_held()
+{
+  const auto current = std::current_exception();
+  if (!current) {
+    return false;
+  }
+  try {
+    std::rethrow_exception(current);
+  } catch (const LockHeld&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 } // namespace
 
 LockFile::LockFile(const std::string& path, const std::string& what)
   : m_path(path)
 {
-  m_fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (m_fd < 0) {
-    throw StartupError(fmt::format("cannot open lock file {}: {}", path, errno_text()));
-  }
-  if (flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
-    const int error = errno;
-    char pid[32] = {};
-    const auto n = pread(m_fd, pid, sizeof pid - 1, 0);
-    close(m_fd);
-    m_fd = -1;
-    if (error == EWOULDBLOCK) {
-      std::string holder(pid, n > 0 ? static_cast<std::size_t>(n) : 0);
-      while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) {
-        holder.pop_back();
-      }
-      throw StartupError(fmt::format("another omnicached{} already uses {}", holder.empty() ? "" : " (pid " + holder + ")",
-                                     what));
+  // A failed start removes the file it locked (see the destructor): a lock
+  // taken on a file no longer at the path excludes nobody, so take it again.
+  for (;;) {
+    m_fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (m_fd < 0) {
+      throw StartupError(fmt::format("cannot open lock file {}: {}", path, errno_text()));
     }
-    throw StartupError(fmt::format("cannot lock {}: {}", path, std::strerror(error)));
+    if (flock(m_fd, LOCK_EX | LOCK_NB) != 0) {
+      break;
+    }
+    if (file_id(path) == lock_file_id(m_fd)) {
+      return;
+    }
+    close(m_fd);
   }
+  const int error = errno;
+  char pid[32] = {};
+  const auto n = pread(m_fd, pid, sizeof pid - 1, 0);
+  close(m_fd);
+  m_fd = -1;
+  if (error == EWOULDBLOCK) {
+    std::string holder(pid, n > 0 ? static_cast<std::size_t>(n) : 0);
+    while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) {
+      holder.pop_back();
+    }
+    throw LockHeld(
+      fmt::format("another omnicached{} already uses {}", holder.empty() ? "" : " (pid " + holder + ")", what));
+  }
+  throw StartupError(fmt::format("cannot lock {}: {}", path, std::strerror(error)));
 }
 
 LockFile::~LockFile()
 {
   if (m_fd >= 0) {
+    if (std::uncaught_exceptions() > 0) {
+      unlink(m_path.c_str()); // still held, so no other daemon's file
+    }
     close(m_fd);
   }
 }
@@ -268,13 +311,18 @@ Detached::detach(const std::string& log_path)
     if (message == "ready\n") {
       _exit(0);
     }
+    int status = 1;
+    if (message.starts_with(k_lock_held_line)) {
+      message.erase(0, k_lock_held_line.size());
+      status = k_exit_lock_held;
+    }
     if (message.empty()) {
       message = "omnicached: the daemon exited before it was ready\n";
     }
     if (write(STDERR_FILENO, message.data(), message.size()) < 0) {
       // Nothing more can be done.
     }
-    _exit(1);
+    _exit(status);
   }
   close(fds[0]);
   setsid();
@@ -319,7 +367,8 @@ void
 Detached::fail(const std::string& message)
 {
   if (m_fd >= 0) {
-    const std::string line = fmt::format("omnicached: {}\n", message);
+    const std::string line =
+      fmt::format("{}omnicached: {}\n", handling_lock_held() ? k_lock_held_line : "", message);
     if (write(m_fd, line.data(), line.size()) < 0) {
       // The parent is gone; the log has the message.
     }

@@ -16,13 +16,28 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+// Another daemon holds a lock we need: it may be starting or stopping, so a
+// command that started us may wait for it rather than give up.
+class LockHeld : public StartupError
+{
+public:
+  using StartupError::StartupError;
+};
+
+// The exit status of a background start that failed on a LockHeld (any other
+// failure exits 1). The command's spawn waits and connects again on it.
+constexpr int k_exit_lock_held = 75;
+
 // An exclusive flock() held for the life of the process. The file records the
-// holder's pid so that a second daemon can say who is in the way.
+// holder's pid so that a second daemon can say who is in the way. A lock
+// given up while an exception unwinds (a start that failed) removes its file,
+// so that a failed start leaves no lock file behind.
 class LockFile
 {
 public:
   LockFile() = default;
-  // Throws StartupError naming `what` when another process holds the lock.
+  // Throws LockHeld naming `what` when another process holds the lock,
+  // StartupError when the file cannot be opened.
   LockFile(const std::string& path, const std::string& what);
   ~LockFile();
   LockFile(LockFile&& other) noexcept;
@@ -75,7 +90,8 @@ struct FileId
 std::optional<FileId> file_id(const std::string& path);
 
 // Background start: forks. The parent waits until the child calls
-// Detached::ready() (exit 0) or Detached::fail(message) (prints it, exit 1).
+// Detached::ready() (exit 0) or Detached::fail(message) (prints it, exit 1,
+// or k_exit_lock_held when fail() is called while handling a LockHeld).
 // The child starts a new session, moves to /, and sends stdin to /dev/null
 // and stdout and stderr to `log_path`.
 class Detached

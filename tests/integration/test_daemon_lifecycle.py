@@ -404,6 +404,89 @@ class ReloadUnderLoad(IntegrationTest):
         self.assertEqual(self.stats()["totals"]["entries"], 900)
 
 
+class FailFast(IntegrationTest):
+    """A daemon that cannot start says why at once: the command waits for the
+    started process to exit, not for the socket until client.start_timeout
+    (30 s here, so that waiting it out could not pass)."""
+
+    # Generous: a failed start takes some tens of milliseconds; the bound only
+    # tells "at once" from "after the start timeout".
+    BOUND = 10.0 if harness.SANITIZED else 3.0
+
+    def lock_files(self):
+        return sorted(os.path.join(folder, name) for folder, _, names in os.walk(self.sandbox.root)
+                      for name in names if name.endswith(".lock"))
+
+    def failed_start(self, what, env, *reasons):
+        started = time.monotonic()
+        result = self.run_cli("set", "k", "v", env={**AUTO_START_ENV, **env})
+        elapsed = time.monotonic() - started
+        harness.report(f"failed start ({what}): the command exited {result.code} after {elapsed:.3f} s")
+        self.assertEqual(result.code, harness.EXIT_UNREACHABLE, result.describe())
+        self.assertIn("starting the daemon failed", result.stderr)
+        for reason in reasons:
+            self.assertIn(reason, result.stderr, result.describe())
+        self.assertNotIn("cannot connect", result.stderr, "one message: the daemon's reason")
+        self.assertLess(elapsed, self.BOUND, result.describe())
+        self.assertTrue(self.no_daemons_left(), "the daemon that could not start is gone")
+        self.assertEqual(self.lock_files(), [], "a failed start leaves no lock file")
+        return result
+
+    def test_a_database_that_is_a_folder_fails_at_once_and_leaves_no_lock(self):
+        folder = os.path.join(self.sandbox.root, "db-folder")
+        os.mkdir(folder)
+        self.failed_start("database is a folder", {"OMNICACHE_DATABASE": folder}, "cannot open database", folder)
+
+    def test_a_database_under_a_regular_file_fails_at_once(self):
+        blocker = os.path.join(self.sandbox.root, "blocker")
+        open(blocker, "w").close()
+        database = os.path.join(blocker, "cache.db")
+        self.failed_start("database under a file", {"OMNICACHE_DATABASE": database}, database, "Not a directory")
+
+    def test_a_socket_folder_writable_by_others_fails_at_once(self):
+        folder = os.path.join(self.sandbox.root, "open")
+        os.mkdir(folder)
+        os.chmod(folder, 0o777)
+        self.failed_start("socket folder writable by others", {"OMNICACHE_SOCKET": os.path.join(folder, "d.sock")},
+                          "writable by other")
+
+    def test_a_socket_path_holding_a_regular_file_fails_at_once(self):
+        folder = os.path.join(self.sandbox.root, "s")
+        os.mkdir(folder, 0o700)
+        path = os.path.join(folder, "d.sock")
+        open(path, "w").close()
+        self.failed_start("socket path is a file", {"OMNICACHE_SOCKET": path}, "not a socket")
+
+    def test_run_runs_the_command_uncached_with_one_warning(self):
+        folder = os.path.join(self.sandbox.root, "db-folder")
+        os.mkdir(folder)
+        started = time.monotonic()
+        result = self.run_cli("run", "--", "echo", "hi", env={**AUTO_START_ENV, "OMNICACHE_DATABASE": folder})
+        elapsed = time.monotonic() - started
+        harness.report(f"failed start under run: the command exited {result.code} after {elapsed:.3f} s")
+        self.assertEqual((result.code, result.stdout), (0, b"hi\n"), result.describe())
+        lines = result.stderr.splitlines()
+        self.assertEqual(len(lines), 1, result.describe())
+        self.assertIn("cannot open database", lines[0])
+        self.assertIn("without the cache", lines[0])
+        self.assertLess(elapsed, self.BOUND, result.describe())
+        self.assertEqual(self.lock_files(), [])
+
+    def test_a_start_blocked_by_a_stopping_daemon_waits_for_it(self):
+        # A daemon that holds the database's lock may be on its way out: the
+        # start fails with "already uses", and the command tries again.
+        first = self.start_daemon(socket_path=os.path.join(self.sandbox.root, "s1", "d.sock"))
+        stopper = threading.Timer(0.5, first.stop)
+        stopper.start()
+        try:
+            result = self.run_cli("set", "k", "v", env=AUTO_START_ENV)
+        finally:
+            stopper.join()
+        self.assertEqual(result.code, EXIT_OK, result.describe())
+        self.assertEqual(self.cli("get", "k").stdout, b"v")
+        self.cli("daemon", "stop")
+
+
 class BadConfiguration(IntegrationTest):
 
     def assert_refused(self, result, *needles):
