@@ -179,6 +179,55 @@ response_key(std::string_view model, const Json& messages, const Json& params)
                                  {"messages", messages}, {"model", std::string(model)}, {"params", answer_params(params)}}));
 }
 
+ResponseRequest
+response_request(Json body, RequestInput input)
+{
+  if (!body.is_object()) {
+    throw Error(ErrorCode::bad_request, "a request must be a JSON object");
+  }
+  const char* input_name = input == RequestInput::prompt ? "prompt" : "messages";
+  const auto model = body.find("model");
+  if (model == body.end() || !model->is_string() || model->get_ref<const std::string&>().empty()) {
+    throw Error(ErrorCode::bad_request, "the request has no \"model\" string");
+  }
+  const auto turns = body.find(input_name);
+  ResponseRequest request;
+  request.model = model->get<std::string>();
+  if (input == RequestInput::prompt) {
+    if (turns == body.end() || !turns->is_string()) {
+      throw Error(ErrorCode::bad_request, "the request's \"prompt\" must be a string");
+    }
+    request.messages = prompt_messages(turns->get_ref<const std::string&>());
+  } else {
+    if (turns == body.end() || !turns->is_array() || turns->empty()) {
+      throw Error(ErrorCode::bad_request, "the request's \"messages\" must be a non-empty JSON array");
+    }
+    request.messages = std::move(*turns);
+  }
+  body.erase("model");
+  body.erase(input_name);
+  request.params = std::move(body);
+  return request;
+}
+
+std::optional<RequestInput>
+request_input_of(const Json& body)
+{
+  if (body.is_object() && body.contains("messages")) {
+    return RequestInput::messages;
+  }
+  if (body.is_object() && body.contains("prompt")) {
+    return RequestInput::prompt;
+  }
+  return std::nullopt;
+}
+
+std::string
+response_key(const ResponseRequest& request)
+{
+  return response_key(request.model, request.messages, request.params);
+}
+
 std::optional<ResponseQuestion>
 response_question(const Json& messages, const Json& params)
 {

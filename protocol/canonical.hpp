@@ -52,6 +52,28 @@ bool is_delivery_param(std::string_view name);
 std::string response_key(std::string_view model, const Json& messages, const Json& params);
 Json prompt_messages(std::string_view prompt);
 
+// A whole provider request body as the response key sees it: OpenAI chat
+// and Anthropic messages bodies name their turns in "messages", OpenAI
+// completions bodies in "prompt" (a string: prompt_messages(prompt)). The
+// model is the body's "model"; every other member is a parameter, so a
+// system prompt, tools or a temperature change the key, and the delivery
+// parameters (stream...) do not. The HTTP proxy and `omnicache response
+// --messages REQUEST` both key requests through here, so that each finds
+// the other's entries.
+enum class RequestInput { messages, prompt };
+struct ResponseRequest
+{
+  std::string model;
+  Json messages; // OpenAI-style array
+  Json params;   // the body without model and its input member, delivery params included
+};
+// Throws Error(bad_request) naming what is wrong: not an object, no model
+// string, the input missing or of the wrong type.
+ResponseRequest response_request(Json body, RequestInput input);
+// "messages" when the body has it, else "prompt" when it has that.
+std::optional<RequestInput> request_input_of(const Json& body);
+std::string response_key(const ResponseRequest& request);
+
 // What a response request asks, for semantic matching: `text`, the last
 // message when it is the user's (its content string, or the text parts of
 // its content array joined by newlines), and `context`, naming everything

@@ -91,40 +91,25 @@ std::optional<CacheRequest>
 parse_cache_request(Api api, std::string_view body)
 {
   auto parsed = parse_json(body);
-  if (api == Api::embeddings || !parsed || !parsed->is_object()) {
-    return std::nullopt;
-  }
-  const Json* model = member(*parsed, "model");
-  const char* input_name = api == Api::completions ? "prompt" : "messages";
-  const Json* input = member(*parsed, input_name);
-  if (model == nullptr || !model->is_string() || model->get_ref<const std::string&>().empty() || input == nullptr) {
+  if (api == Api::embeddings || !parsed) {
     return std::nullopt;
   }
   CacheRequest request;
   request.api = api;
-  request.model = model->get<std::string>();
-  if (api == Api::completions) {
-    if (!input->is_string()) {
-      return std::nullopt;
-    }
-    request.messages = protocol::prompt_messages(input->get_ref<const std::string&>());
-  } else {
-    if (!input->is_array() || input->empty()) {
-      return std::nullopt;
-    }
-    request.messages = *input;
-  }
   const Json* stream = member(*parsed, "stream");
   request.stream = stream != nullptr && *stream == true;
   const Json* options = member(*parsed, "stream_options");
   const Json* include_usage = options != nullptr ? member(*options, "include_usage") : nullptr;
   request.include_usage = include_usage != nullptr && *include_usage == true;
-  request.params = std::move(*parsed);
-  request.params.erase("model");
-  request.params.erase(input_name);
   try {
-    request.key = protocol::response_key(request.model, request.messages, request.params);
-    request.question = protocol::response_question(request.messages, request.params);
+    // The one reading of a whole request that `omnicache response --messages` shares.
+    auto asked = protocol::response_request(
+      std::move(*parsed), api == Api::completions ? protocol::RequestInput::prompt : protocol::RequestInput::messages);
+    request.key = protocol::response_key(asked);
+    request.question = protocol::response_question(asked.messages, asked.params);
+    request.model = std::move(asked.model);
+    request.messages = std::move(asked.messages);
+    request.params = std::move(asked.params);
   } catch (const protocol::Error&) {
     return std::nullopt;
   }

@@ -116,6 +116,34 @@ TEST_SUITE("protocol.canonical")
     CHECK_THROWS_AS(response_question(Json::array(), Json()), Error);
   }
 
+  TEST_CASE("a whole request keys with every member but model and its turns")
+  {
+    const auto chat = response_request(
+      parse(R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":1,"stream":true})"),
+      RequestInput::messages);
+    CHECK(chat.model == "gpt-4o");
+    CHECK(chat.params == parse(R"({"temperature":1,"stream":true})"));
+    CHECK(response_key(chat) == response_key("gpt-4o", prompt_messages("hi"), parse(R"({"temperature":1})")));
+    const auto cold = response_request(
+      parse(R"({"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"temperature":0})"),
+      RequestInput::messages);
+    CHECK(response_key(cold) != response_key(chat));
+    const auto anthropic = response_request(
+      parse(R"({"model":"c","system":"Be brief.","max_tokens":9,"messages":[{"role":"user","content":"hi"}]})"),
+      RequestInput::messages);
+    CHECK(anthropic.params == parse(R"({"system":"Be brief.","max_tokens":9})"));
+    const auto completion = response_request(parse(R"({"model":"gpt-4o","prompt":"hi"})"), RequestInput::prompt);
+    CHECK(response_key(completion) == response_key("gpt-4o", prompt_messages("hi"), Json::object()));
+
+    CHECK(request_input_of(parse(R"({"prompt":"p","messages":[]})")) == RequestInput::messages);
+    CHECK(request_input_of(parse(R"({"prompt":"p"})")) == RequestInput::prompt);
+    CHECK_FALSE(request_input_of(parse(R"({"model":"m"})")));
+    CHECK_THROWS_AS(response_request(parse("[1]"), RequestInput::messages), Error);
+    CHECK_THROWS_AS(response_request(parse(R"({"messages":[{"role":"user"}]})"), RequestInput::messages), Error);
+    CHECK_THROWS_AS(response_request(parse(R"({"model":"m","messages":[]})"), RequestInput::messages), Error);
+    CHECK_THROWS_AS(response_request(parse(R"({"model":"m","prompt":["a"]})"), RequestInput::prompt), Error);
+  }
+
   TEST_CASE("bad inputs to the key functions are bad requests")
   {
     CHECK_THROWS_AS(response_key("", prompt_messages("p"), Json::object()), Error);
