@@ -74,10 +74,54 @@ class ResponseLayer(WithDaemon):
         # A prompt is one user message.
         self.assertEqual(self.cli("response", "get", "--model", "m", "--prompt", "Hi", "--param",
                                   "temperature=0").stdout, b"hello")
-        # A whole request body is accepted as the messages file.
-        body = self.write("body.json", '{"model":"m","messages":[{"role":"user","content":"Hi"}]}')
-        self.assertEqual(self.cli("response", "get", "--model", "m", "--messages", body, "--param",
-                                  "temperature=0").stdout, b"hello")
+        # A whole request body is accepted as the messages file, its parameters in it.
+        body = self.write("body.json", '{"model":"m","messages":[{"role":"user","content":"Hi"}],"temperature":0}')
+        self.assertEqual(self.cli("response", "get", "--messages", body).stdout, b"hello")
+
+    def test_a_whole_request_keys_with_every_member_it_has(self):
+        messages = [{"role": "user", "content": "hi"}]
+        bodies = [
+            {"model": "gpt-4o", "messages": messages, "temperature": 1},
+            {"model": "gpt-4o", "messages": messages, "temperature": 0},
+            {"model": "gpt-4o", "messages": messages},
+            {"model": "gpt-4o", "messages": [{"role": "system", "content": "Be brief."}] + messages},
+            {"model": "claude-3-5-haiku", "max_tokens": 64, "system": "Be brief.", "messages": messages},
+            {"model": "gpt-4o", "prompt": "hi"},
+        ]
+        keys = []
+        for i, body in enumerate(bodies):
+            key = self.cli("response", "key", "--messages", self.write(f"r{i}.json", json.dumps(body))).text.strip()
+            params = {k: v for k, v in body.items() if k not in ("model", "messages", "prompt")}
+            asked = body.get("messages") or [{"role": "user", "content": body["prompt"]}]
+            self.assertEqual(key, response_key(body["model"], asked, params), body)
+            keys.append(key)
+        # A completions prompt is one user message, as in the proxy; every other body keys apart.
+        self.assertEqual(keys[5], keys[2])
+        self.assertEqual(len(set(keys[:5])), 5, keys)
+        # --prompt hi names the body without parameters, and only that one.
+        self.assertEqual(self.cli("response", "key", "--model", "gpt-4o", "--prompt", "hi").text.strip(), keys[2])
+        # A set with the body for temperature 1 is not an answer for temperature 0.
+        self.cli("response", "set", "--messages", self.write("t1.json", json.dumps(bodies[0])), "hot")
+        self.cli("response", "get", "--messages", self.write("t0.json", json.dumps(bodies[1])), code=EXIT_MISS)
+        self.assertEqual(self.cli("response", "get", "--messages", self.write("t1b.json", json.dumps(
+            dict(bodies[0], stream=True)))).stdout, b"hot")
+        self.assertEqual(self.inspect(keys[0])["tags"], ["model:gpt-4o"])
+
+    def test_model_and_param_beside_a_whole_request_follow_one_rule(self):
+        body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "temperature": 0}
+        path = self.write("req.json", json.dumps(body))
+        key = self.cli("response", "key", "--messages", path).text.strip()
+        # The same model repeated is fine; a model missing from the body comes from --model.
+        self.assertEqual(self.cli("response", "key", "--model", "gpt-4o", "--messages", path).text.strip(), key)
+        bare = self.write("bare.json", json.dumps({k: v for k, v in body.items() if k != "model"}))
+        self.assertEqual(self.cli("response", "key", "--model", "gpt-4o", "--messages", bare).text.strip(), key)
+        for file, args, needle in ((path, ["--model", "gpt-4o-mini"], "differs from the model"),
+                                   (path, ["--param", "temperature=1"], "--param cannot be given"),
+                                   (bare, [], "--model")):
+            result = self.run_cli("response", "key", "--messages", file, *args)
+            self.assertEqual(result.code, EXIT_USAGE, result.describe())
+            self.assertIn(needle, result.stderr)
+            self.assertIn(file, result.stderr)
 
     def test_keys_agree_with_an_independent_implementation_of_the_canonical_form(self):
         cases = [
@@ -101,7 +145,9 @@ class ResponseLayer(WithDaemon):
                                            {"temperature": 0}))
 
     def test_bad_messages_are_usage_errors(self):
-        for text, needle in (("not json", "not valid JSON"), ("[]", "non-empty"), ('{"a":1}', "non-empty")):
+        for text, needle in (("not json", "not valid JSON"), ("[]", "non-empty"),
+                             ('{"a":1}', 'neither "messages" nor "prompt"'), ('"hi"', "not a messages array"),
+                             ('{"model":"m","messages":[]}', "non-empty"), ('{"model":"m","prompt":[1]}', "string")):
             path = self.write("bad.json", text)
             result = self.run_cli("response", "get", "--model", "m", "--messages", path)
             self.assertEqual(result.code, EXIT_USAGE, result.describe())

@@ -7,6 +7,7 @@ forwarding, /healthz, /metrics and the provider's own prompt-cache usage."""
 
 import http.client
 import json
+import os
 import socket
 import threading
 import time
@@ -94,6 +95,62 @@ class Caching(ProxyTest):
         self.assert_outcome(again, "HIT")
         self.assertEqual(again.body, claude.body)
         self.assertEqual((self.fake.count("/v1/completions"), self.fake.count("/v1/messages")), (1, 1))
+
+
+class WholeRequests(ProxyTest):
+    """`omnicache response --messages REQUEST` keys a request body exactly as
+    the proxy keys the same body, so each finds the other's entries."""
+
+    TOOLS = [{"type": "function", "function": {"name": "weather", "description": "Weather in a city",
+                                               "parameters": {"type": "object",
+                                                              "properties": {"city": {"type": "string"}}}}}]
+
+    def setUp(self):
+        super().setUp()
+        self.start_proxy()
+
+    def cli_key(self, body):
+        path = self.write_json(f"request-{len(os.listdir(self.sandbox.root))}.json", body)
+        return self.cli("response", "key", "--messages", path).text.strip(), path
+
+    def test_the_command_keys_five_bodies_as_the_proxy_does(self):
+        weather = "What is the weather in Paris?"
+        cases = [
+            (CHAT, chat_body("Tell a joke.", temperature=1)),
+            (CHAT, chat_body("Tell a joke.", temperature=0)),
+            (CHAT, {"model": MODEL, "temperature": 0, "messages": [{"role": "system", "content": "Be brief."},
+                                                                   {"role": "user", "content": "Tell a joke."}]}),
+            (CHAT, chat_body(weather, temperature=0, tools=self.TOOLS, tool_choice="auto")),
+            ("/v1/messages", messages_body("Tell a joke.", system="Answer in French.", temperature=0)),
+            ("/v1/messages", messages_body("Tell a joke.", temperature=0)),
+            ("/v1/completions", {"model": MODEL, "prompt": "Tell a joke.", "max_tokens": 5}),
+        ]
+        keys = []
+        for path, body in cases:
+            headers = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"} if "messages" in path else {}
+            reply = self.request("POST", path, body, headers)
+            self.assert_outcome(reply, "MISS")
+            proxy_key = reply.header("X-Omnicache-Key")
+            key, file = self.cli_key(body)
+            self.assertEqual(key, proxy_key, body)
+            # The proxy's entry answers the command, and stream is no part of the key.
+            self.assertEqual(self.cli("response", "get", "--messages", file).stdout, reply.body, body)
+            self.assertEqual(self.cli_key(dict(body, stream=True))[0], proxy_key, body)
+            keys.append(key)
+        self.assertEqual(len(set(keys)), len(keys), keys)
+        # None of them is the key of the bare prompt.
+        bare = self.cli("response", "key", "--model", MODEL, "--prompt", "Tell a joke.").text.strip()
+        self.assertNotIn(bare, keys)
+
+    def test_an_answer_set_for_a_whole_request_is_the_proxys_hit_for_that_body_only(self):
+        body = chat_body("Tell a joke.", temperature=0, max_tokens=30)
+        path = self.write_json("set.json", body)
+        self.cli("response", "set", "--messages", path, "A cached joke.")
+        hit = self.request("POST", CHAT, body)
+        self.assert_outcome(hit, "HIT")
+        self.assertEqual(chat_text(hit), "A cached joke.")
+        self.assert_outcome(self.request("POST", CHAT, dict(body, temperature=1)), "MISS")
+        self.assertEqual(self.fake.count(CHAT), 1)
 
 
 class Streaming(ProxyTest):
