@@ -269,10 +269,15 @@ add_semantic(CLI::App& app, Globals& globals)
   layer->footer("The exact question matches first, then the nearest stored question of the same model whose\n"
                 "similarity reaches the threshold (semantic.threshold, or --threshold) and that the guard\n"
                 "accepts: it refuses a question that differs in a number, a name, a negation or the order of\n"
-                "its words. Entries are tagged model:MODEL.\n"
+                "its words. Entries are tagged model:MODEL. The default embedder (lexical, offline) finds\n"
+                "questions typed again (case, punctuation, small rewordings), not paraphrases: 'Which city is\n"
+                "the capital of France?' is a miss at the default threshold 0.95.\n"
                 "Examples:\n"
                 "  omnicache semantic set 'What is the capital of France?' Paris --model gpt-4o\n"
-                "  omnicache semantic get 'Which city is the capital of France?' --model gpt-4o --status");
+                "  omnicache semantic get 'what is the capital of france' --model gpt-4o --status   "
+                "# Paris; SEMANTIC 1.0000 semantic:...\n"
+                "  omnicache semantic get 'What is the capital of Spain?' --model gpt-4o   "
+                "# miss, exit 1: the guard refuses it");
   layer->require_subcommand(1);
 
   auto set_options = std::make_shared<SemanticOptions>();

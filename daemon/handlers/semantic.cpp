@@ -12,6 +12,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -40,6 +41,9 @@ reaches(double similarity, double threshold)
   return std::llround(similarity * k_resolution) >= std::llround(threshold * k_resolution);
 }
 
+// The cosine of two unit vectors. Their components are floats, each rounded
+// on its own when the vector was normalised, so equal vectors can come out a
+// few parts in 10^8 above 1: a cosine never is, and clients show and compare it.
 double
 dot(std::span<const float> a, std::span<const float> b)
 {
@@ -47,7 +51,7 @@ dot(std::span<const float> a, std::span<const float> b)
   for (std::size_t i = 0; i < a.size() && i < b.size(); ++i) {
     sum += static_cast<double>(a[i]) * b[i];
   }
-  return sum;
+  return std::clamp(sum, -1.0, 1.0);
 }
 
 struct Question

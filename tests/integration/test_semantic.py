@@ -4,10 +4,11 @@ and an index that survives a restart and a kill -9."""
 
 import json
 import os
+import re
 import struct
 import time
 
-from harness import EXIT_MISS, EXIT_USAGE, IntegrationTest
+from harness import CLI, EXIT_MISS, EXIT_USAGE, SOURCE_DIR, IntegrationTest
 
 FRANCE = "What is the capital of France?"
 
@@ -82,6 +83,20 @@ class Matching(WithDaemon):
         self.assertEqual(self.cli("invalidate", "--model", "gpt-4o").text.strip(), "1")
         self.cli("semantic", "get", FRANCE.lower(), "--model", "gpt-4o", code=EXIT_MISS)
 
+    def test_a_similarity_is_never_above_one(self):
+        # Equal lexical vectors, each component rounded to a float on its own,
+        # gave 1.00000005 before the cosine was bounded.
+        questions = (FRANCE, "Explain quicksort", "How do I reset my password quickly",
+                     "What is 3 plus 1.5 and 2?")
+        for question in questions:
+            self.cli("semantic", "set", question, "answer", "--model", "gpt-4o")
+        for question in questions:
+            for typed in (question.lower(), question.upper() + "!!", question + "."):
+                got = self.get(typed, "--threshold", "0", code=0)
+                self.assertEqual(got["match"], "semantic", typed)
+                self.assertLessEqual(got["similarity"], 1.0, typed)
+                self.assertGreater(got["similarity"], 0.9999, typed)
+
     def test_a_replaced_answer_is_the_one_returned(self):
         self.cli("semantic", "set", FRANCE, "old", "--model", "gpt-4o")
         self.cli("semantic", "set", FRANCE, "new", "--model", "gpt-4o")
@@ -126,3 +141,37 @@ class Restart(IntegrationTest):
         result = self.cli("semantic", "get", FRANCE.lower(), "--model", "gpt-4o", "--status")
         self.assertEqual(result.stdout, b"Paris")
         self.assertTrue(result.stderr.startswith("SEMANTIC"), result.stderr)
+
+
+class Examples(WithDaemon):
+    """The semantic examples of `semantic --help` and of the README, run as
+    written with the default embedder. A comment says what a line gives:
+    "miss..." is exit 1; "OUT; STATUS" is OUT on stdout and a first line on
+    stderr that starts with STATUS (up to its "..." or "…")."""
+
+    def run_examples(self, lines):
+        self.assertTrue(lines)
+        env = {"PATH": os.path.dirname(os.path.abspath(CLI)) + os.pathsep + os.environ.get("PATH", "")}
+        for line in lines:
+            command, _, comment = (part.strip() for part in line.partition("  # "))
+            result = self._run(["bash", "-c", command], env=env)
+            self.assertEqual(result.code, EXIT_MISS if comment.startswith("miss") else 0, f"{line}\n{result.describe()}")
+            if ";" in comment and not comment.startswith("miss"):
+                out, _, status = comment.partition(";")
+                self.assertEqual(result.stdout.decode().rstrip("\n"), out.strip(), line)
+                self.assertTrue(result.stderr.startswith(status.strip().rstrip(".…")), f"{line}\n{result.stderr}")
+            elif comment and not comment.startswith("miss"):
+                self.assertEqual(result.stdout.decode().rstrip("\n"), comment, line)
+
+    def test_the_help_examples_work_as_shown(self):
+        text = self.cli("semantic", "--help").text
+        self.run_examples([line.strip() for line in text.splitlines() if line.strip().startswith("omnicache ")])
+
+    def test_the_readme_examples_work_as_shown(self):
+        with open(os.path.join(SOURCE_DIR, "README.md"), encoding="utf-8") as f:
+            readme = f.read()
+        section = readme[readme.index("### Semantic matches"):]
+        section = section[:section.index("\n#", 1)]
+        blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+        self.assertEqual(len(blocks), 3)
+        self.run_examples([line for block in blocks for line in block.splitlines() if line.strip()])
