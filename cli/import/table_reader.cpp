@@ -1,7 +1,9 @@
 #include "cli/import/table_reader.hpp"
 
+#include "cli/import/json_line.hpp"
+#include "cli/import/utf8.hpp"
+
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -17,71 +19,8 @@ namespace omnicache::cli::import {
 
 namespace {
 
-// Ordered, so that fields keep the order of the members in the line.
-using Json = nlohmann::ordered_json;
-
 constexpr std::string_view k_bom = "\xEF\xBB\xBF";
 constexpr auto k_npos = std::string_view::npos;
-
-struct Utf8Lead
-{
-  unsigned mask;
-  unsigned value;
-  std::size_t length;
-  std::uint32_t min; // smaller code points in this length are overlong
-};
-constexpr std::array<Utf8Lead, 3> k_utf8_leads{{
-  {0xE0, 0xC0, 2, 0x80},
-  {0xF0, 0xE0, 3, 0x800},
-  {0xF8, 0xF0, 4, 0x10000},
-}};
-
-// The length of the valid multi-byte sequence at `p`, or 0.
-std::size_t
-utf8_sequence(const unsigned char* p, std::size_t available)
-{
-  const auto lead = std::find_if(k_utf8_leads.begin(), k_utf8_leads.end(),
-                                 [p](const Utf8Lead& l) { return (p[0] & l.mask) == l.value; });
-  if (lead == k_utf8_leads.end() || lead->length > available) {
-    return 0;
-  }
-  std::uint32_t code = p[0] & ~lead->mask & 0xFF;
-  for (std::size_t i = 1; i < lead->length; ++i) {
-    if ((p[i] & 0xC0) != 0x80) {
-      return 0;
-    }
-    code = (code << 6) | (p[i] & 0x3F);
-  }
-  const bool surrogate = code >= 0xD800 && code <= 0xDFFF;
-  return code < lead->min || code > 0x10FFFF || surrogate ? 0 : lead->length;
-}
-
-bool
-is_utf8(std::string_view text)
-{
-  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
-  const auto* const end = p + text.size();
-  while (p != end) {
-    if (end - p >= 8) {
-      std::uint64_t word = 0;
-      std::memcpy(&word, p, sizeof word);
-      if ((word & 0x8080808080808080) == 0) {
-        p += 8; // the common case: eight ASCII bytes at once
-        continue;
-      }
-    }
-    if (*p < 0x80) {
-      ++p;
-      continue;
-    }
-    const std::size_t length = utf8_sequence(p, static_cast<std::size_t>(end - p));
-    if (length == 0) {
-      return false;
-    }
-    p += length;
-  }
-  return true;
-}
 
 std::size_t
 count_lines(std::string_view text)
@@ -154,73 +93,6 @@ plural(std::size_t n, std::string_view word)
   return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
 }
 
-// nlohmann's message without its exception id and without the bytes it last
-// read, which may be long or not UTF-8: "syntax error while parsing object -
-// unexpected '}'; expected string literal (column 9)".
-std::string
-json_reason(std::string_view what)
-{
-  if (const auto id_end = what.find("] "); id_end != k_npos) {
-    what.remove_prefix(id_end + 2);
-  }
-  std::string_view column;
-  if (what.starts_with("parse error at line ")) {
-    const auto start = what.find("column ");
-    const auto colon = what.find(": ", start);
-    if (start != k_npos && colon != k_npos) {
-      column = what.substr(start, colon - start);
-      what.remove_prefix(colon + 2);
-    }
-  }
-  what = what.substr(0, what.find("; last read"));
-  return column.empty() ? std::string(what) : fmt::format("{} ({})", what, column);
-}
-
-// The text a member value stands for; nullopt for null, an absent field.
-std::optional<std::string>
-field_text(const Json& value)
-{
-  if (value.is_null()) {
-    return std::nullopt;
-  }
-  if (value.is_string()) {
-    return value.get<std::string>();
-  }
-  const auto is_string = [](const Json& item) { return item.is_string(); };
-  if (value.is_array() && std::all_of(value.begin(), value.end(), is_string)) {
-    std::string joined;
-    for (std::size_t i = 0; i < value.size(); ++i) {
-      joined += i == 0 ? "" : ";";
-      joined += value[i].get_ref<const std::string&>();
-    }
-    return joined;
-  }
-  return value.dump();
-}
-
-Record
-parse_json_line(std::size_t line, std::string_view text)
-{
-  Json json;
-  try {
-    json = Json::parse(text);
-  } catch (const Json::exception& e) {
-    return RowError{line, "not valid JSON: " + json_reason(e.what())};
-  }
-  if (!json.is_object()) {
-    const std::string_view type = json.type_name();
-    const std::string_view article = type == "array" ? "an " : type == "null" ? "" : "a ";
-    return RowError{line, fmt::format("expected a JSON object, found {}{}", article, type)};
-  }
-  Row row{line, {}};
-  row.fields.reserve(json.size());
-  for (const auto& [key, value] : json.items()) {
-    if (auto field = field_text(value)) {
-      row.fields.emplace_back(key, std::move(*field));
-    }
-  }
-  return row;
-}
 
 bool
 is_blank(std::string_view line)
