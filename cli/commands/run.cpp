@@ -361,17 +361,19 @@ constexpr const char* k_run_footer = R"(The key is a hash of the command's argum
 content of each --file, the value of each --env variable and each --key-extra: nothing
 else, not the working directory and not the time. --print-key prints it and exits.
 
-Standard input: a pipe or a file is read to its end and keyed, and the command reads the
-same bytes; a terminal is left to the command and not keyed; empty input keys as none, so
-a run typed on a terminal, one from cron (</dev/null) and one fed an empty pipe share a
-key. A pipe is always read, because it may be the command's input: keying without it
-could answer one input with another's output. That is why a loop reading a pipe
-(... | while read -r q; do omnicache run ...; done) would lose its lines to the first run,
-and why a pipe that stays open makes run wait for it: give --no-stdin there (or export
-OMNICACHE_RUN_STDIN=0 once for a whole script), and the command gets /dev/null and the
-input is neither read nor keyed. A loop over a file (done < questions.txt) works as is,
-but each run's key then covers the rest of the file: --no-stdin keys each run alone.
---stdin (OMNICACHE_RUN_STDIN=1) reads even a terminal, to its end (Ctrl-D).
+Standard input: a pipe or a file is keyed on all of it, to its end, and the command reads
+the same bytes; a terminal is left to the command and not keyed; empty input keys as none,
+so a run typed on a terminal, one from cron (</dev/null) and one fed an empty pipe share a
+key. A pipe is always keyed, because it may be the command's input: keying without it
+could answer one input with another's output. So run waits for a pipe to be closed, and
+one that stays open makes it wait: give --no-stdin there (or export OMNICACHE_RUN_STDIN=0
+once for a whole script), and the command gets /dev/null, the input neither read nor keyed.
+In a loop (... | while read -r q; do omnicache run ...; done, or done < questions.txt),
+what the command does not read stays for the loop when the input is a file or a pipe of
+at most its buffer (64 KiB), closed by its writer; a bigger pipe is read whole by the
+first run. Each run's key then covers the rest of the input: --no-stdin keys each run
+alone, and is what a loop wants. --stdin (OMNICACHE_RUN_STDIN=1) reads even a terminal,
+to its end (Ctrl-D).
 
 A miss runs the command: its output streams through as it comes and is stored when it
 exits 0. A hit writes the stored output and exits 0 without running anything. Identical

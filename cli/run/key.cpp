@@ -5,11 +5,15 @@
 #include <fmt/core.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <filesystem>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <thread>
 #include <unistd.h>
 
 namespace omnicache::cli::run {
@@ -66,6 +70,75 @@ spool_stdin()
   return out;
 }
 
+// All of a pipe whose writers are gone, at most a pipe buffer of it: tee(2)
+// copies it into a pipe of our own without consuming it. nullopt when it
+// cannot be copied whole.
+std::optional<Stdin>
+hash_pipe_in_place(int available, int capacity)
+{
+  Stdin out;
+  if (available == 0) {
+    return out;
+  }
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) {
+    return std::nullopt;
+  }
+  const Fd copy_in(fds[0]);
+  Fd copy_out(fds[1]);
+  if (fcntl(copy_out.get(), F_SETPIPE_SZ, capacity) < capacity
+      || tee(STDIN_FILENO, copy_out.get(), static_cast<std::size_t>(available), SPLICE_F_NONBLOCK) != available) {
+    return std::nullopt;
+  }
+  copy_out.reset();
+  protocol::Sha256 hash;
+  bool ok = false;
+  if (hash_to_end(copy_in.get(), hash, -1, ok) != static_cast<std::uint64_t>(available) || !ok) {
+    return std::nullopt;
+  }
+  out.sha256 = finish_hex(hash);
+  return out;
+}
+
+// A pipe is keyed on all it will ever hold, so this waits for its writers to
+// close it. When that fits in its buffer, it is hashed where it lies and the
+// command reads the pipe itself: what the command leaves stays for the next
+// reader, which lets `... | while read -r line; do omnicache run ...; done`
+// run every line. nullopt when the pipe fills up first (its writer waits for
+// a reader) or cannot be peeked at: it is read then.
+std::optional<Stdin>
+peek_finished_pipe()
+{
+  const int capacity = fcntl(STDIN_FILENO, F_GETPIPE_SZ);
+  if (capacity <= 0) {
+    return std::nullopt;
+  }
+  auto pause = std::chrono::milliseconds(1);
+  for (;;) {
+    pollfd ready{STDIN_FILENO, POLLIN, 0};
+    if (poll(&ready, 1, -1) < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return std::nullopt;
+    }
+    int available = 0;
+    if ((ready.revents & (POLLERR | POLLNVAL)) != 0 || ioctl(STDIN_FILENO, FIONREAD, &available) != 0) {
+      return std::nullopt;
+    }
+    if ((ready.revents & POLLHUP) != 0) {
+      return hash_pipe_in_place(available, capacity);
+    }
+    if (available >= capacity) {
+      return std::nullopt;
+    }
+    // Something to read but a writer still there: poll() would say so at
+    // once again, so wait a little before looking.
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+}
+
 Stdin
 dev_null_stdin()
 {
@@ -96,6 +169,11 @@ take_stdin(StdinMode mode)
   }
   if (S_ISREG(status.st_mode)) {
     return hash_regular_stdin();
+  }
+  if (S_ISFIFO(status.st_mode)) {
+    if (auto peeked = peek_finished_pipe()) {
+      return peeked;
+    }
   }
   return spool_stdin();
 }

@@ -10,8 +10,9 @@
 namespace omnicache::cli::run {
 
 // Standard input as the command will get it. When it is read, its bytes are
-// part of the key; a pipe's bytes are spooled while they are hashed, because
-// the command still has to read them.
+// part of the key. The command still has to read them: a file is put back
+// where it was, a pipe that fits in its buffer is hashed without being
+// consumed, and a bigger one is spooled while it is hashed.
 struct Stdin
 {
   std::optional<std::string> sha256; // nullopt: not read, or empty

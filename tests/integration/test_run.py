@@ -420,6 +420,26 @@ class StandardInput(Run):
         self.assertEqual(result.stdout, b"line a\nline b\nline c\n", result.describe())
         self.assertEqual([word for word, _ in statuses], ["MISS"] * 3)
 
+    def test_a_loop_over_a_closed_pipe_runs_each_line_as_it_is(self):
+        # The pipe's rest is keyed where it lies, not consumed: each run's
+        # key covers the lines after its own, and the loop keeps them.
+        line_tool = self.script("line.sh", LINE)
+        result, statuses = self.loop(line_tool)
+        self.assertEqual(result.stdout, b"line a\nline b\nline c\n", result.describe())
+        self.assertEqual([word for word, _ in statuses], ["MISS"] * 3)
+        self.assertEqual(len({key for _, key in statuses}), 3)
+        again, replayed = self.loop(line_tool)
+        self.assertEqual(replayed, [("HIT", key) for _, key in statuses])
+        self.assertEqual(self.runs(), 3)
+
+    def test_a_pipe_bigger_than_its_buffer_is_keyed_and_read_whole(self):
+        data = os.urandom(300 << 10)
+        first = self.expect(self.run_("--", "cat", input=data), "MISS")
+        self.assertEqual(first.stdout, data)
+        self.expect(self.run_("--", "cat", input=data), "HIT")
+        other = self.expect(self.run_("--", "cat", input=data[:-1] + bytes([data[-1] ^ 1])), "MISS")
+        self.assertNotEqual(self.status(other)[1], self.status(first)[1])
+
     def test_no_stdin_does_not_wait_for_a_pipe_that_stays_open(self):
         process = subprocess.Popen([CLI, "run", "--status", "--no-stdin", "--", self.tool], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
