@@ -23,8 +23,10 @@ number(const Json& figures, const char* name)
   return std::to_string(figures.value(name, std::uint64_t{0}));
 }
 
+// The lookups of a layer, tenant or total: one of two tables, so that each
+// fits 80 columns.
 std::vector<std::string>
-figure_row(const std::string& label, const Json& f)
+lookup_row(const std::string& label, const Json& f)
 {
   const auto hits = f.value("hits", std::uint64_t{0});
   const auto misses = f.value("misses", std::uint64_t{0});
@@ -34,12 +36,15 @@ figure_row(const std::string& label, const Json& f)
           protocol::format_size(f.value("stored_bytes", std::uint64_t{0})),
           std::to_string(hits),
           std::to_string(misses),
-          hits + misses == 0 ? "-" : fmt::format("{:.1f}%", 100.0 * f.value("hit_rate", 0.0)),
-          number(f, "sets"),
-          number(f, "deletes"),
-          number(f, "expirations"),
-          number(f, "evictions"),
-          number(f, "invalidations")};
+          hits + misses == 0 ? "-" : fmt::format("{:.1f}%", 100.0 * f.value("hit_rate", 0.0))};
+}
+
+// What came and went: writes and every way an entry leaves.
+std::vector<std::string>
+change_row(const std::string& label, const Json& f)
+{
+  return {label,           number(f, "sets"),      number(f, "deletes"),
+          number(f, "expirations"), number(f, "evictions"), number(f, "invalidations")};
 }
 
 bool
@@ -53,89 +58,120 @@ all_zero(const Json& f)
   return true;
 }
 
-output::Table
-figure_table(const std::string& first)
+// Two tables of the same rows (layers, or tenants, then the total).
+std::string
+figure_tables(const std::string& first, const std::vector<std::pair<std::string, const Json*>>& rows)
 {
-  return output::Table({first, "entries", "raw", "stored", "hits", "misses", "hit rate", "sets", "deletes", "expired",
-                        "evicted", "invalidated"});
+  output::Table lookups({first, "entries", "raw", "stored", "hits", "misses", "hit rate"});
+  output::Table changes({first, "sets", "deletes", "expired", "evicted", "invalidated"});
+  for (const auto& [label, figures] : rows) {
+    lookups.add(lookup_row(label, *figures));
+    changes.add(change_row(label, *figures));
+  }
+  return lookups.render() + "\n" + changes.render();
+}
+
+// Operations the client library sends for itself, not the user: shown with -v.
+bool
+internal_op(std::string_view name)
+{
+  return name == "hello";
 }
 
 std::string
-render(const Json& stats)
+server_line(const Json& server)
 {
-  const auto& server = stats["server"];
-  std::string out = fmt::format(
-    "omnicached {}, pid {}, up {}, {} connections ({} accepted), {} requests\n",
-    server.value("version", "?"), server.value("pid", 0),
+  return fmt::format(
+    "omnicached {}, pid {}, up {}, {} ({} accepted), {}\n", server.value("version", "?"), server.value("pid", 0),
     protocol::format_duration_ms(std::max<std::int64_t>(1, server.value("uptime_s", std::int64_t{0})) * 1000),
-    server.value("connections", 0), server.value("connections_total", 0), server.value("requests", 0));
-  out += fmt::format("database {}\n", server.value("database", ""));
+    output::counted(server.value("connections", std::uint64_t{0}), "connection"),
+    server.value("connections_total", std::uint64_t{0}),
+    output::counted(server.value("requests", std::uint64_t{0}), "request"));
+}
+
+std::string
+models_text(const Json& models)
+{
+  // The provider's own prompt caching, seen by the proxy: a table only when
+  // there is some.
+  bool provider = false;
+  output::Table saved({"model", "hits", "prompt tokens", "completion tokens", "cost saved"});
+  output::Table cached({"model", "provider cached", "provider written", "provider saved"});
+  for (const auto& [name, figures] : models.items()) {
+    provider = provider || figures.value("provider_cached_tokens", std::uint64_t{0}) != 0
+               || figures.value("provider_cache_write_tokens", std::uint64_t{0}) != 0;
+    saved.add({name, number(figures, "hits"), number(figures, "prompt_tokens_saved"),
+               number(figures, "completion_tokens_saved"),
+               fmt::format("${:.4f}", figures.value("cost_saved_usd", 0.0))});
+    cached.add({name, number(figures, "provider_cached_tokens"), number(figures, "provider_cache_write_tokens"),
+                fmt::format("${:.4f}", figures.value("provider_cost_saved_usd", 0.0))});
+  }
+  return "\n" + saved.render() + (provider ? "\n" + cached.render() : std::string());
+}
+
+std::string
+tier_text(const Json& tier)
+{
+  std::string out = fmt::format("\nshared tier {} ({})\n", tier.value("url", ""),
+                                tier.value("connected", false) ? "connected" : "disconnected: serving from the local tier");
+  output::Table lookups({"local hits", "shared hits", "shared misses", "errors", "outages", "resyncs"});
+  lookups.add({number(tier, "l1_hits"), number(tier, "l2_hits"), number(tier, "l2_misses"), number(tier, "l2_errors"),
+               number(tier, "outages"), number(tier, "resyncs")});
+  output::Table copies({"mirrored", "queued", "dropped", "invalidations sent", "applied"});
+  copies.add({number(tier, "mirrored"), number(tier, "queued"), number(tier, "dropped"),
+              number(tier, "invalidations_sent"), number(tier, "invalidations_applied")});
+  return out + lookups.render() + copies.render();
+}
+
+std::string
+operations_text(const Json& operations, bool verbose)
+{
+  output::Table table({"operation", "count", "p50", "p99"});
+  bool any = false;
+  for (const auto& [name, figures] : operations.items()) {
+    if (internal_op(name) && !verbose) {
+      continue;
+    }
+    table.add({name, std::to_string(figures.value("count", std::uint64_t{0})),
+               output::format_micros(figures.value("p50_us", 0.0)),
+               output::format_micros(figures.value("p99_us", 0.0))});
+    any = true;
+  }
+  return any ? "\n" + table.render() : std::string();
+}
+
+std::string
+render(const Json& stats, bool verbose)
+{
+  std::string out = server_line(stats["server"]);
+  out += fmt::format("database {}\n", stats["server"].value("database", ""));
   const bool all = stats["tenant"].is_null();
   out += all ? std::string("all tenants\n\n") : fmt::format("tenant {}\n\n", stats["tenant"].get<std::string>());
 
-  auto layers = figure_table("layer");
+  std::vector<std::pair<std::string, const Json*>> layers;
   for (const auto& [name, figures] : stats["layers"].items()) {
     if (!all_zero(figures)) {
-      layers.add(figure_row(name, figures));
+      layers.emplace_back(name, &figures);
     }
   }
-  layers.add(figure_row("total", stats["totals"]));
-  out += layers.render();
+  layers.emplace_back("total", &stats["totals"]);
+  out += figure_tables("layer", layers);
 
   if (all && stats.contains("tenants")) {
-    auto tenants = figure_table("tenant");
+    std::vector<std::pair<std::string, const Json*>> tenants;
     for (const auto& [name, figures] : stats["tenants"].items()) {
-      tenants.add(figure_row(name, figures));
+      tenants.emplace_back(name, &figures);
     }
-    out += "\n" + tenants.render();
+    out += "\n" + figure_tables("tenant", tenants);
   }
-
   if (stats.contains("models") && !stats["models"].empty()) {
-    // The provider's own prompt caching, seen by the proxy: columns only when
-    // there is some.
-    bool provider = false;
-    for (const auto& [name, figures] : stats["models"].items()) {
-      provider = provider || figures.value("provider_cached_tokens", std::uint64_t{0}) != 0
-                 || figures.value("provider_cache_write_tokens", std::uint64_t{0}) != 0;
-    }
-    std::vector<std::string> columns{"model", "hits", "prompt tokens", "completion tokens", "cost saved"};
-    if (provider) {
-      columns.insert(columns.end(), {"provider cached", "provider written", "provider saved"});
-    }
-    output::Table models(columns);
-    for (const auto& [name, figures] : stats["models"].items()) {
-      std::vector<std::string> row{name, number(figures, "hits"), number(figures, "prompt_tokens_saved"),
-                                   number(figures, "completion_tokens_saved"),
-                                   fmt::format("${:.4f}", figures.value("cost_saved_usd", 0.0))};
-      if (provider) {
-        row.insert(row.end(),
-                   {number(figures, "provider_cached_tokens"), number(figures, "provider_cache_write_tokens"),
-                    fmt::format("${:.4f}", figures.value("provider_cost_saved_usd", 0.0))});
-      }
-      models.add(row);
-    }
-    out += "\n" + models.render();
+    out += models_text(stats["models"]);
   }
-
   if (const auto tier = stats.value("tier", Json::object()); tier.value("enabled", false)) {
-    out += fmt::format("\nshared tier {} ({})\n", tier.value("url", ""),
-                       tier.value("connected", false) ? "connected" : "disconnected: serving from the local tier");
-    output::Table figures({"local hits", "shared hits", "shared misses", "errors", "mirrored", "queued", "dropped",
-                           "outages", "invalidations sent", "applied", "resyncs"});
-    figures.add({number(tier, "l1_hits"), number(tier, "l2_hits"), number(tier, "l2_misses"), number(tier, "l2_errors"),
-                 number(tier, "mirrored"), number(tier, "queued"), number(tier, "dropped"), number(tier, "outages"),
-                 number(tier, "invalidations_sent"), number(tier, "invalidations_applied"), number(tier, "resyncs")});
-    out += figures.render();
+    out += tier_text(tier);
   }
-
   if (!stats["operations"].empty()) {
-    output::Table operations({"operation", "count", "p50", "p99"});
-    for (const auto& [name, figures] : stats["operations"].items()) {
-      operations.add({name, std::to_string(figures.value("count", std::uint64_t{0})),
-                      fmt::format("{:.0f} us", figures.value("p50_us", 0.0)),
-                      fmt::format("{:.0f} us", figures.value("p99_us", 0.0))});
-    }
-    out += "\n" + operations.render();
+    out += operations_text(stats["operations"], verbose);
   }
   return out;
 }
@@ -172,7 +208,7 @@ clock_text(std::int64_t wall_ms)
   return text;
 }
 
-constexpr const char* k_line_format = "{:>8} {:>9} {:>9} {:>9} {:>6} {:>7} {:>9} {:>9} {:>9} {:>10} {:>5}";
+constexpr const char* k_line_format = "{:>8} {:>9} {:>9} {:>9} {:>9} {:>6} {:>7} {:>9} {:>9} {:>9} {:>10} {:>5}";
 
 // The layers that hold or did anything. Rates are null for the first sample
 // (no interval, seconds 0).
@@ -210,8 +246,11 @@ constexpr const char* k_stats_footer = R"(Examples:
   omnicache stats --watch --json | jq -c '{ops_per_s, hit_rate}'
 
 With --watch, rates are over the last interval (the watch's own requests left
-out); on a terminal the screen is redrawn in place, otherwise a line (or with
---json a JSON object) is printed per sample.)";
+out); on a terminal the screen is redrawn in place and the last one stays when
+the watch ends (Ctrl-C), otherwise a line (or with --json a JSON object) is
+printed per sample.
+Durations are shown in us, ms or s, sizes in B, KiB, MiB; the client's own
+handshake (hello) is listed among the operations with -v.)";
 
 // The flags as given, checked by CLI11 before the command runs.
 struct WatchFlags
@@ -279,7 +318,7 @@ watch_options(const WatchFlags& flags, bool all_tenants)
 std::string
 watch_header()
 {
-  return fmt::format(k_line_format, "time", "ops/s", "hits/s", "misses/s", "hit%", "overall", "entries", "raw",
+  return fmt::format(k_line_format, "time", "ops/s", "hits/s", "misses/s", "sets/s", "hit%", "overall", "entries", "raw",
                      "stored", "saved", "conns");
 }
 
@@ -287,7 +326,8 @@ std::string
 watch_line(const Json& s)
 {
   return fmt::format(k_line_format, clock_text(s["time_ms"].get<std::int64_t>()), rate_text(s["ops_per_s"]),
-                     rate_text(s["hits_per_s"]), rate_text(s["misses_per_s"]), percent_text(s["hit_rate"]),
+                     rate_text(s["hits_per_s"]), rate_text(s["misses_per_s"]), rate_text(s["sets_per_s"]),
+                     percent_text(s["hit_rate"]),
                      percent_text(s["hit_rate_overall"]), s["entries"].get<std::uint64_t>(),
                      size_text(s["raw_bytes"].get<std::uint64_t>()),
                      size_text(s["stored_bytes"].get<std::uint64_t>()),
@@ -309,6 +349,7 @@ watch_screen(const Json& s, const Readings& r, std::int64_t interval_ms)
     two_figures("ops/s", rate_text(s["ops_per_s"]), "requests", std::to_string(counter(s, "requests"))),
     two_figures("hits/s", rate_text(s["hits_per_s"]), "hits", std::to_string(counter(s, "hits"))),
     two_figures("misses/s", rate_text(s["misses_per_s"]), "misses", std::to_string(counter(s, "misses"))),
+    two_figures("sets/s", rate_text(s["sets_per_s"]), "sets", std::to_string(counter(s, "sets"))),
     two_figures("hit rate", percent_text(s["hit_rate"]), "overall", percent_text(s["hit_rate_overall"])),
     two_figures("entries", std::to_string(counter(s, "entries")), "connections",
                 std::to_string(counter(s, "connections"))),
@@ -351,7 +392,7 @@ add_stats(CLI::App& app, Globals& globals)
     if (globals.json) {
       output::print_json(reply.header);
     } else {
-      fmt::print("{}", render(reply.header));
+      fmt::print("{}", render(reply.header, globals.verbose));
     }
   });
 }

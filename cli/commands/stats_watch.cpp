@@ -289,18 +289,15 @@ sample(const Readings& r, std::int64_t wall_ms)
   return out;
 }
 
-// Drawn in place with the cursor hidden. Until Ctrl-C: on the alternate
-// screen, as `top` does, so that the user's screen comes back. For a count of
-// samples: on the screen itself, so that the last one stays in view.
+// Drawn in place with the cursor hidden, on the screen itself rather than
+// the alternate screen `top` uses: when the watch ends, by Ctrl-C or after
+// its count, the last figures stay in view to be read or copied.
 class Screen
 {
 public:
-  explicit Screen(bool alternate)
-    : m_alternate(alternate)
-  {
-    write(m_alternate ? "\x1b[?1049h\x1b[?25l" : "\x1b[?25l\x1b[H\x1b[2J");
-  }
-  ~Screen() { write(m_alternate ? "\x1b[?25h\x1b[?1049l" : "\x1b[?25h"); }
+  // Cleared once; each draw then starts from the top-left corner.
+  Screen() { write("\x1b[?25l\x1b[2J"); }
+  ~Screen() { write("\x1b[?25h"); }
   Screen(const Screen&) = delete;
   Screen& operator=(const Screen&) = delete;
 
@@ -325,8 +322,6 @@ private:
     std::fwrite(bytes.data(), 1, bytes.size(), stdout);
     std::fflush(stdout);
   }
-
-  bool m_alternate;
 };
 
 } // namespace
@@ -366,7 +361,7 @@ watch_stats(Globals& globals, const WatchOptions& options)
   Source source(globals, options.all_tenants);
   std::optional<Screen> screen;
   if (on_screen) {
-    screen.emplace(!options.count);
+    screen.emplace();
   } else if (!globals.json) {
     output::print_line(watch_header());
   }

@@ -197,6 +197,7 @@ class Inspect(WithDaemon):
     def test_inspect_of_a_missing_key_exits_1(self):
         result = self.cli("inspect", "nope", code=EXIT_MISS)
         self.assertEqual(result.stdout, b"")
+        self.assertEqual(result.stderr, "not found: nope\n")
         self.assertEqual(self.cli_json("inspect", "nope", code=EXIT_MISS), {"key": "nope", "found": False})
 
 
@@ -373,15 +374,35 @@ class Stats(WithDaemon):
         text = self.cli("stats").text
         self.assertIn(f"pid {self.daemon.pid}", text)
         self.assertIn(self.sandbox.database, text)
-        header = next((line for line in text.splitlines() if line.startswith("layer")), None)
-        self.assertIsNotNone(header, text)
-        for column in ("entries", "raw", "stored", "hits", "misses", "hit rate", "sets", "deletes", "expired",
-                       "evicted", "invalidated"):
-            self.assertIn(column, header)
+        headers = [line for line in text.splitlines() if line.startswith("layer")]
+        self.assertEqual(len(headers), 2, text)
+        self.assertEqual(headers[0].split(), ["layer", "entries", "raw", "stored", "hits", "misses", "hit", "rate"])
+        self.assertEqual(headers[1].split(), ["layer", "sets", "deletes", "expired", "evicted", "invalidated"])
         total = next(line for line in text.splitlines() if line.startswith("total"))
         self.assertIn("100.0%", total, "one hit, no miss")
         self.assertRegex(text, r"(?m)^operation\s+count\s+p50\s+p99$")
-        self.assertRegex(text, r"(?m)^get\s+1\s+\d+ us\s+\d+ us$")
+        self.assertRegex(text, r"(?m)^get\s+1\s+\d+(\.\d+)? (us|ms|s)\s+\d+(\.\d+)? (us|ms|s)$")
+
+    def test_stats_text_fits_80_columns_in_units_people_read(self):
+        for i in range(3):
+            self.cli("set", f"k{i}", "v" * 3000, "--tag", "t")
+        self.cli("get", "k0")
+        self.cli("get", "missing", code=EXIT_MISS)
+        text = self.cli("stats").text
+        for line in text.splitlines():
+            if not line.startswith("database "):  # the path is as long as it is
+                self.assertLessEqual(len(line), 80, line)
+        # Counts agree with their nouns: this command's is the one connection.
+        self.assertRegex(text.splitlines()[0], r", 1 connection \(\d+ accepted\), \d+ requests$")
+        self.assertRegex(text, r"(?m)^kv\s+3\s+8\.8 KiB\s+")
+        self.assertNotRegex(text, r"\d{4,} us", "microseconds past 999 read as ms or s")
+        for line in text.splitlines():
+            if line.startswith(("get ", "set ")):
+                self.assertRegex(line, r"^\S+\s+\d+\s+\d+(\.\d+)? (us|ms|s)\s+\d+(\.\d+)? (us|ms|s)$")
+        # The client's own greeting is not what the user asked for: -v shows it.
+        self.assertNotRegex(text, r"(?m)^hello\s")
+        self.assertRegex(self.cli("stats", "-v").text, r"(?m)^hello\s+\d+\s")
+        self.assertIn("hello", self.stats()["operations"], "--json keeps every operation")
 
     def test_stats_all_tenants_has_a_row_per_tenant(self):
         self.cli("set", "a", "v")

@@ -16,7 +16,7 @@ import time
 import harness
 from harness import CLI, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, WAIT, IntegrationTest
 
-COLUMNS = ["time", "ops/s", "hits/s", "misses/s", "hit%", "overall", "entries", "raw", "stored", "saved", "conns"]
+COLUMNS = ["time", "ops/s", "hits/s", "misses/s", "sets/s", "hit%", "overall", "entries", "raw", "stored", "saved", "conns"]
 FIELDS = {"time_ms", "interval_ms", "version", "pid", "uptime_s", "tenant", "requests", "ops_per_s", "hits",
           "hits_per_s", "misses", "misses_per_s", "hit_rate", "hit_rate_overall", "sets", "sets_per_s", "entries",
           "raw_bytes", "stored_bytes", "cost_saved_usd", "connections"}
@@ -198,6 +198,20 @@ class OnAPipe(WatchTest):
         self.assertAlmostEqual(second["misses_per_s"] * seconds, misses, places=6)
         self.assertEqual(second["sets_per_s"], 0)
 
+    def test_sets_per_second_counts_the_sets_between_two_samples(self):
+        sets = 25
+        watch = Watch(self, "-i", "1s", "-n", "2")
+        # The header, then the first sample.
+        self.between_samples(watch, 2, lambda: self.set_keys("s", sets))
+        code, out, err = watch.finish()
+        self.assertEqual(code, EXIT_OK, err)
+        lines = out.decode().splitlines()
+        self.assertEqual(lines[0].split(), COLUMNS)
+        first, second = (columns(line) for line in lines[1:])
+        self.assertEqual(first["sets/s"], "-")
+        self.assertGreater(float(second["sets/s"]), 0)
+        self.assertEqual(int(second["entries"]) - int(first["entries"]), sets)
+
     def test_entries_grow_and_ops_per_second_shows_the_load_between_samples(self):
         batch = 30
         watch = Watch(self, "-i", "1s", "-n", "3")
@@ -249,21 +263,26 @@ class WhenTheDaemonGoesAway(WatchTest):
 
 class OnATerminal(WatchTest):
 
-    def test_the_screen_is_redrawn_in_place_and_sigint_restores_it(self):
+    def test_the_screen_is_redrawn_in_place_and_sigint_leaves_the_last_one(self):
         self.set_keys("k", 3)
         watch = Watch(self, "-i", "200ms", terminal=(30, 100))
         watch.output.read_until(lambda d: d.count(HOME) >= 2, message="two screens")
         watch.signal(signal.SIGINT)
         code, out, err = watch.finish()
         self.assertEqual(code, EXIT_OK, err)
-        self.assertTrue(out.startswith(ALTERNATE_ON + CURSOR_HIDDEN), out[:100])
-        self.assertTrue(out.endswith(CURSOR_SHOWN + ALTERNATE_OFF), out[-100:])
+        self.assertTrue(out.startswith(CURSOR_HIDDEN), out[:100])
+        # Not on the alternate screen, and nothing cleared at the end: the
+        # last figures stay on the terminal, the cursor below them.
+        self.assertNotIn(ALTERNATE_ON, out)
+        self.assertNotIn(ALTERNATE_OFF, out)
         last = out[out.rindex(HOME):]
+        self.assertTrue(last.endswith(b"\x1b[J" + CURSOR_SHOWN), out[-100:])
         text = ESCAPE.sub(b"", last).decode()
         title = text.splitlines()[0]
         self.assertIn(f"pid {self.daemon.pid}", title)
         self.assertRegex(title, r"^omnicached \S+  pid \d+  up \S+  tenant default")
         self.assertRegex(text, r"ops/s +\d+\.\d")
+        self.assertRegex(text, r"sets/s +\d+\.\d +sets +3\b")
         self.assertRegex(text, r"\nlayer +entries")
         self.assertRegex(text, r"\nkv +3 ")
 
@@ -310,7 +329,7 @@ class OnATerminal(WatchTest):
         # Within WAIT, not an hour: the sleep is interrupted.
         code, out, err = watch.finish()
         self.assertEqual(code, EXIT_OK, err)
-        self.assertTrue(out.endswith(CURSOR_SHOWN + ALTERNATE_OFF), out[-100:])
+        self.assertTrue(out.endswith(CURSOR_SHOWN), out[-100:])
 
     def test_a_daemon_that_goes_away_gives_the_screen_back_and_says_so(self):
         watch = Watch(self, "-i", "200ms", terminal=(30, 100))
@@ -319,7 +338,7 @@ class OnATerminal(WatchTest):
         code, out, err = watch.finish()
         self.assertEqual(code, EXIT_UNREACHABLE, err)
         self.assertIn("the daemon went away", err)
-        self.assertTrue(out.endswith(CURSOR_SHOWN + ALTERNATE_OFF), out[-100:])
+        self.assertTrue(out.endswith(CURSOR_SHOWN), out[-100:])
         self.assertEqual(harness.daemon_pids_under(self.sandbox.root), [])
 
     def test_json_on_a_terminal_stays_json_lines(self):
