@@ -149,6 +149,25 @@ Stats::load_counter(std::string_view tenant, std::string_view layer, std::string
   }
 }
 
+void
+Stats::reset_counters(std::optional<std::string_view> tenant)
+{
+  std::lock_guard lock(m_mutex);
+  const auto chosen = [&tenant](const Scope& scope) { return !tenant || scope.first == *tenant; };
+  for (auto& [scope, stats] : m_scopes) {
+    if (chosen(scope)) {
+      stats.counters = {};
+    }
+  }
+  for (auto& [scope, values] : m_models) {
+    if (chosen(scope)) {
+      values = {};
+    }
+  }
+  std::erase_if(m_dirty, [&chosen](const auto& item) { return chosen(item.first); });
+  std::erase_if(m_dirty_models, [&chosen](const auto& item) { return chosen(item.first); });
+}
+
 std::map<Scope, ScopeStats>
 Stats::snapshot() const
 {

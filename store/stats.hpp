@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -142,6 +143,9 @@ public:
   // Replaces all gauges, e.g. after recounting them from the database.
   void reset_gauges(const std::map<Scope, Gauges>& gauges);
   void load_counter(std::string_view tenant, std::string_view layer, std::string_view name, std::uint64_t value);
+  // Zeroes the counters and model counters of one tenant, or of all; the
+  // gauges stay. Nothing is left to save: the caller clears the saved ones.
+  void reset_counters(std::optional<std::string_view> tenant);
 
   std::map<Scope, ScopeStats> snapshot() const;
   Gauges total_gauges() const;

@@ -15,6 +15,9 @@
 
 namespace omnicache::store {
 
+// When a set may write (set --nx / --xx).
+enum class SetCondition { always, if_absent, if_present };
+
 // The one connection that changes the database. Used only by the writer
 // thread (Store), inside transactions that Store opens and commits. Every
 // change to the figures goes into the job delta first and reaches Stats only
@@ -44,6 +47,22 @@ public:
   bool set(const EntryWrite& entry, std::int64_t now); // true when it replaced a live entry
   // The id the last set gave its entry (for the semantic index's labels).
   std::int64_t last_id() const { return m_last_id; }
+  // writer_expiry.cpp
+  // A set made only when `condition` holds for the key's live entry: the
+  // result of set, or nullopt when nothing was written.
+  std::optional<bool> set_if(const EntryWrite& entry, SetCondition condition, std::int64_t now);
+  // Gives a live entry a new TTL from `now` (0: never expires). False when
+  // no live entry holds the key.
+  bool set_ttl(std::string_view tenant, std::string_view key, std::int64_t ttl_ms, std::int64_t now);
+  // Marks live entries as used now (for eviction) without reading them.
+  // Returns how many of the keys hold a live entry.
+  std::uint64_t touch(std::string_view tenant, const std::vector<std::string>& keys, std::int64_t now);
+  // A live entry as set would write it again (value, layer, tags, deps, meta,
+  // and its TTL left from `now`), for handing on to the shared tier.
+  std::optional<EntryWrite> live_entry(std::string_view tenant, std::string_view key, std::int64_t now);
+  // Zeroes the counters of one tenant, or of all, in memory and saved;
+  // entries and gauges stay.
+  void reset_counters(std::optional<std::string_view> tenant);
   std::uint64_t remove_keys(std::string_view tenant, const std::vector<std::string>& keys, std::int64_t now);
   std::uint64_t invalidate(std::string_view tenant, const Selector& selector, std::int64_t now);
   std::uint64_t flush(std::optional<std::string_view> tenant, std::int64_t now);
@@ -124,6 +143,7 @@ private:
   sqlite::Statement m_dep_link;
   sqlite::Statement m_save_model;
   Compressor m_compressor;
+  Decompressor m_decompressor;
   std::string m_compressed;
   StoreLimits m_limits;
   Stats& m_stats;
