@@ -78,6 +78,7 @@ void add_context(CLI::App& app, Globals& globals);
 void add_semantic(CLI::App& app, Globals& globals);
 void add_event(CLI::App& app, Globals& globals);
 void add_warm(CLI::App& app, Globals& globals);
+void add_export(CLI::App& app, Globals& globals);
 void add_flush(CLI::App& app, Globals& globals);
 void add_stats(CLI::App& app, Globals& globals);
 void add_config(CLI::App& app, Globals& globals);

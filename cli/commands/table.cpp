@@ -23,6 +23,7 @@ constexpr std::array k_commands{
   CommandSpec{"invalidate", add_invalidate},
   CommandSpec{"event", add_event},
   CommandSpec{"warm", add_warm},
+  CommandSpec{"export", add_export},
   CommandSpec{"flush", add_flush},
   CommandSpec{"stats", add_stats},
   CommandSpec{"config", add_config},

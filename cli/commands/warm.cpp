@@ -33,9 +33,15 @@ constexpr const char* k_warm_footer = R"(Columns (the CSV header row, or the mem
             object or array is stored as its JSON text
   model     the model (else --model): required on a prompt row; on a key row it adds
             the tag model:M, as response entries have
-  ttl       30s, 10m, 2h, 7d, never... (else --ttl, else the layer's default)
+  ttl       30s, 10m, 2h, 7d, 1500ms, never... (else --ttl, else the layer's default)
   tags      tags separated by ';', added to the --tag ones
   layer     the layer of a key row; a prompt row is always a response entry
+  deps      dependencies (see set --dep): a JSON array of names and
+            {"name": N, "version": V} objects, or names separated by ';'
+  meta      the entry's metadata, a JSON object (its members win over warm's own)
+  encoding  how the value is written: text (the default) or base64, for bytes that
+            are not UTF-8; a row with an encoding and an empty value stores the
+            empty value. `omnicache export` writes every one of these columns.
 An empty field counts as absent. Another column is an error unless --ignore-unknown.
 A CSV file follows RFC 4180 (quoted fields may hold commas, "" for a quote, and line
 breaks); CRLF and a UTF-8 byte order mark are fine.

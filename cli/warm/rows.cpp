@@ -1,5 +1,6 @@
 #include "cli/warm/rows.hpp"
 
+#include "cli/import/base64.hpp"
 #include "cli/llm.hpp"
 #include "protocol/layers.hpp"
 #include "protocol/units.hpp"
@@ -20,7 +21,7 @@ struct ColumnName
   Column column;
 };
 
-constexpr std::array<ColumnName, 9> k_column_names{{
+constexpr std::array<ColumnName, 12> k_column_names{{
   {"key", Column::key},
   {"prompt", Column::prompt},
   {"query", Column::prompt},
@@ -30,6 +31,9 @@ constexpr std::array<ColumnName, 9> k_column_names{{
   {"ttl", Column::ttl},
   {"tags", Column::tags},
   {"layer", Column::layer},
+  {"deps", Column::deps},
+  {"meta", Column::meta},
+  {"encoding", Column::encoding},
 }};
 
 constexpr std::size_t k_columns = static_cast<std::size_t>(Column::unknown);
@@ -105,6 +109,46 @@ collect_cells(import::Row& row, bool ignore_unknown, Cells& cells)
     if (!text.empty()) {
       cells[column] = std::move(text);
     }
+  }
+  return std::nullopt;
+}
+
+// The value as the encoding column says it is written: text (the default)
+// or base64, for bytes that are not UTF-8. A row that names an encoding has
+// a value even when its value field is empty: the empty value, which export
+// writes so because an empty CSV field cannot be told from a missing one.
+std::optional<std::string>
+decode_value(Cells& cells, std::optional<std::string>& value)
+{
+  const auto& encoding = cells[Column::encoding];
+  if (!encoding) {
+    value = std::move(cells[Column::value]);
+    return std::nullopt;
+  }
+  if (*encoding != "text" && *encoding != "base64") {
+    return fmt::format("encoding \"{}\" is not text or base64", *encoding);
+  }
+  const std::string written = cells[Column::value].value_or("");
+  if (*encoding == "text") {
+    value = written;
+    return std::nullopt;
+  }
+  value = import::decode_base64(written);
+  return value ? std::nullopt : std::optional<std::string>("the value is not base64 (encoding base64)");
+}
+
+// The meta column's members join (and win over) the meta warm makes itself.
+std::optional<std::string>
+apply_meta(const std::string& text, Entry& entry)
+{
+  auto meta = Json::parse(text, nullptr, false);
+  if (meta.is_discarded() || !meta.is_object()) {
+    return "meta must be a JSON object";
+  }
+  if (entry.meta.is_object()) {
+    entry.meta.update(meta);
+  } else {
+    entry.meta = std::move(meta);
   }
   return std::nullopt;
 }
@@ -189,6 +233,9 @@ set_fields(const Entry& entry)
   if (!entry.meta.is_null()) {
     fields["meta"] = entry.meta;
   }
+  if (!entry.deps.is_null()) {
+    fields["deps"] = entry.deps;
+  }
   return fields;
 }
 
@@ -247,6 +294,44 @@ RowMapper::check_tags(const std::vector<std::string>& tags) const
   return std::nullopt;
 }
 
+// deps: a JSON array of names and {"name", "version"} objects, as export
+// writes it, or names separated by ';'. Checked here, since the daemon
+// refuses a whole request for one bad entry.
+std::optional<std::string>
+RowMapper::read_deps(const std::string& text, Entry& entry) const
+{
+  Json deps = Json::array();
+  if (text.starts_with('[')) {
+    deps = Json::parse(text, nullptr, false);
+    if (deps.is_discarded() || !deps.is_array()) {
+      return "deps must be a JSON array, or names separated by ';'";
+    }
+  } else {
+    for (auto& name : split_tags(text)) {
+      deps.push_back(std::move(name));
+    }
+  }
+  if (deps.size() > m_limits.max_tags) {
+    return fmt::format("{} dependencies is over the limit of {} (limits.max_tags)", deps.size(), m_limits.max_tags);
+  }
+  for (const auto& dep : deps) {
+    const Json name = dep.is_object() ? dep.value("name", Json()) : dep;
+    const Json version = dep.is_object() ? dep.value("version", Json("")) : Json("");
+    if (!name.is_string() || name.get_ref<const std::string&>().empty() || !version.is_string()) {
+      return R"(each dependency must be a name or {"name": N, "version": V} with strings)";
+    }
+    const auto longest = std::max(name.get_ref<const std::string&>().size(), version.get_ref<const std::string&>().size());
+    if (longest > m_limits.max_tag_bytes) {
+      return fmt::format("dependency of {} bytes is over the limit of {} bytes (limits.max_tag_bytes)", longest,
+                         m_limits.max_tag_bytes);
+    }
+  }
+  if (!deps.empty()) {
+    entry.deps = std::move(deps);
+  }
+  return std::nullopt;
+}
+
 Mapped
 RowMapper::map(import::Row&& row) const
 {
@@ -275,13 +360,21 @@ RowMapper::map(import::Row&& row) const
   }
   auto tags = cells[Column::tags] ? split_tags(*cells[Column::tags]) : std::vector<std::string>();
   llm::add_tags(tags, m_defaults.tags);
-  entry.value = std::move(cells[Column::value]);
+  if (auto problem = decode_value(cells, entry.value)) {
+    return fail(std::move(*problem));
+  }
   if (entry.value && entry.value->size() > m_limits.max_value_bytes) {
     return fail(fmt::format("value of {} bytes is over the limit of {} bytes (limits.max_frame_bytes)",
                             entry.value->size(), m_limits.max_value_bytes));
   }
   auto problem = cells[Column::prompt] ? make_prompt_entry(cells, tags, entry)
                                        : make_key_entry(cells, m_limits, m_defaults.layer, tags, entry);
+  if (!problem && cells[Column::meta]) {
+    problem = apply_meta(*cells[Column::meta], entry);
+  }
+  if (!problem && cells[Column::deps]) {
+    problem = read_deps(*cells[Column::deps], entry);
+  }
   if (!problem) {
     problem = check_tags(entry.tags);
   }

@@ -16,8 +16,8 @@
 namespace omnicache::cli::warm {
 
 // The columns `warm` knows. `query` is another name for `prompt` and
-// `response` for `value`.
-enum class Column { key, prompt, value, model, ttl, tags, layer, unknown };
+// `response` for `value`. deps, meta and encoding carry what `export` writes.
+enum class Column { key, prompt, value, model, ttl, tags, layer, deps, meta, encoding, unknown };
 
 Column column_of(std::string_view name);
 
@@ -49,6 +49,7 @@ struct Entry
   std::vector<std::string> tags;
   std::string model;
   protocol::Json meta; // null: none
+  protocol::Json deps; // null: none; else as `set` takes them
   std::optional<std::string> value;
   std::string prompt;
 };
@@ -82,6 +83,7 @@ public:
 
 private:
   std::optional<std::string> check_tags(const std::vector<std::string>& tags) const;
+  std::optional<std::string> read_deps(const std::string& text, Entry& entry) const;
 
   RowDefaults m_defaults;
   RowLimits m_limits;

@@ -67,9 +67,15 @@ header_bytes(const Entry& entry)
   if (entry.meta.is_object()) {
     n += std::string_view(R"(,"meta":{})").size();
     for (const auto& [name, value] : entry.meta.items()) {
-      n += json_string_bytes(name) + 2 + (value.is_string() ? json_string_bytes(value.get_ref<const std::string&>())
-                                                              : k_number_bytes);
+      // Nested values (rare: a meta column) are measured by writing them.
+      const std::size_t value_bytes = value.is_string() ? json_string_bytes(value.get_ref<const std::string&>())
+                                      : value.is_structured() ? value.dump().size()
+                                                              : k_number_bytes;
+      n += json_string_bytes(name) + 2 + value_bytes;
     }
+  }
+  if (!entry.deps.is_null()) {
+    n += std::string_view(R"(,"deps":)").size() + entry.deps.dump().size();
   }
   return n;
 }

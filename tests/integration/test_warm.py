@@ -142,6 +142,30 @@ class Csv(WithDaemon):
         self.assertEqual(t3["tags"], ["batch:1"])
         self.assertEqual(self.cli("invalidate", "batch:1").text.strip(), "3")
 
+    def test_deps_meta_and_encoding_columns_are_read_and_each_bad_one_fails_its_row(self):
+        data = ("key,deps,meta,encoding,value\n"
+                'good,"[""doc:a"",{""name"":""doc:b"",""version"":""v2""}]","{""n"":{""x"":1}}",base64,/wA=\n'
+                "names,doc:c;doc:d,,text,\n"
+                "bad-meta,,[1],,v\n"
+                "bad-deps,[{},,,v\n"
+                'bad-dep,"[{""version"":""v""}]",,,v\n'
+                "bad-base64,,,base64,%%%\n"
+                "bad-encoding,,,hex,00\n")
+        report, result = self.warm(self.write("cols.csv", data), code=EXIT_USAGE)
+        self.assertEqual((report["imported"], report["failed"]), (2, 5), result.describe())
+        reasons = {f["line"]: f["error"] for f in report["failures"]}
+        self.assertIn("meta must be a JSON object", reasons[4])
+        self.assertIn("deps must be a JSON array", reasons[5])
+        self.assertIn("each dependency must be a name", reasons[6])
+        self.assertIn("not base64", reasons[7])
+        self.assertIn('encoding "hex"', reasons[8])
+        self.assertEqual(self.value("good"), b"\xff\x00")
+        good = self.entry("good")
+        self.assertEqual(good["deps"], [{"name": "doc:a", "version": ""}, {"name": "doc:b", "version": "v2"}])
+        self.assertEqual(good["meta"], {"n": {"x": 1}})
+        self.assertEqual(self.value("names"), b"", "an encoding with an empty value is the empty value")
+        self.assertEqual([d["name"] for d in self.entry("names")["deps"]], ["doc:c", "doc:d"])
+
     def test_layer_option_sets_the_layer_of_key_rows(self):
         self.warm(self.write("l.csv", "key,value\nk,v\n"), "--layer", "embedding")
         self.assertEqual(self.entry("k")["layer"], "embedding")
