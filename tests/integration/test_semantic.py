@@ -167,6 +167,16 @@ class Examples(WithDaemon):
         text = self.cli("semantic", "--help").text
         self.run_examples([line.strip() for line in text.splitlines() if line.strip().startswith("omnicache ")])
 
+    def test_the_response_help_examples_work_as_shown(self):
+        turn = [{"role": "user", "content": "What is 2+2?"}]
+        for name, value in (("messages.json", turn),
+                            ("request.json", {"model": "gpt-4o", "messages": turn, "temperature": 0})):
+            with open(os.path.join(self.sandbox.root, name), "w") as f:
+                json.dump(value, f)
+        text = self.cli("response", "--help").text
+        self.assertIn("'what is 2+2'", text)
+        self.run_examples([line.strip() for line in text.splitlines() if line.strip().startswith("omnicache ")])
+
     def test_the_readme_examples_work_as_shown(self):
         with open(os.path.join(SOURCE_DIR, "README.md"), encoding="utf-8") as f:
             readme = f.read()
