@@ -86,9 +86,31 @@ LatencyHistogram::cumulative(std::span<const std::chrono::nanoseconds> edges) co
   return out;
 }
 
-Metrics::Metrics(std::size_t operations)
-  : m_latency(std::make_unique<LatencyHistogram[]>(operations))
+void
+LatencyHistogram::reset()
 {
+  for (auto& bucket : m_buckets) {
+    bucket.store(0, std::memory_order_relaxed);
+  }
+  m_sum_ns.store(0, std::memory_order_relaxed);
+}
+
+Metrics::Metrics(std::size_t operations)
+  : m_operations(operations),
+    m_latency(std::make_unique<LatencyHistogram[]>(operations))
+{
+}
+
+void
+Metrics::reset_counters()
+{
+  for (std::size_t op = 0; op < m_operations; ++op) {
+    m_latency[op].reset();
+  }
+  for (auto* counter : {&connections_total, &connections_rejected, &requests, &errors, &guard_rejections,
+                        &feedback_rejections, &false_hits_reported, &embed_failures}) {
+    counter->store(0);
+  }
 }
 
 } // namespace omnicache::daemon

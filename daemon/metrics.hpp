@@ -35,6 +35,10 @@ public:
   };
   Cumulative cumulative(std::span<const std::chrono::nanoseconds> edges) const;
 
+  // Forgets every recording (stats --reset). A recording made meanwhile may
+  // be half kept: its bucket or its share of the sum.
+  void reset();
+
 private:
   static constexpr int k_sub_bits = 3;
   static constexpr std::size_t k_buckets = 64 << k_sub_bits;
@@ -51,6 +55,11 @@ public:
 
   LatencyHistogram& latency(std::size_t op) { return m_latency[op]; }
   const LatencyHistogram& latency(std::size_t op) const { return m_latency[op]; }
+
+  // Zeroes what counts requests, errors, refusals and latencies since start
+  // (stats --reset); what describes now (open connections, the semantic
+  // index) stays.
+  void reset_counters();
 
   // The idle timeout's clock: a request or a connection marks activity.
   void mark_activity() { last_activity_ms.store(steady_ms(), std::memory_order_relaxed); }
@@ -76,6 +85,7 @@ public:
   std::atomic<bool> semantic_index_ready{false};      // the background check or rebuild is done
 
 private:
+  std::size_t m_operations;
   std::unique_ptr<LatencyHistogram[]> m_latency;
 };
 

@@ -62,6 +62,13 @@ handle_mset(Context& context, const protocol::Request& request, Completion done)
   const std::string tenant = tenant_of(request);
   auto entries = entries_of(request, context.settings, tenant);
   const bool only_missing = protocol::optional_bool(request.header, "only_missing", false);
+  const bool only_present = protocol::optional_bool(request.header, "only_present", false);
+  if (only_missing && only_present) {
+    throw Error(ErrorCode::bad_request, "'only_missing' and 'only_present' cannot both be true");
+  }
+  const auto condition = only_missing   ? store::SetCondition::if_absent
+                         : only_present ? store::SetCondition::if_present
+                                        : store::SetCondition::always;
   std::vector<std::string> keys;
   // Waiters (get_or_lease) only need waking when someone waits at all.
   if (context.shared.leases.any()) {
@@ -76,21 +83,21 @@ handle_mset(Context& context, const protocol::Request& request, Completion done)
   auto written_ms = std::make_shared<std::int64_t>(0);
   submit_write(
     context, request,
-    [entries = std::move(entries), only_missing, written, written_ms, mirrored = context.shared.tier != nullptr](
+    [entries = std::move(entries), condition, written, written_ms, mirrored = context.shared.tier != nullptr](
       store::Writer& writer) mutable {
       const std::int64_t now = store::now_ms();
       *written_ms = now;
       std::uint64_t stored = 0;
       std::uint64_t skipped = 0;
       for (auto& entry : entries) {
-        if (only_missing && writer.exists(entry.tenant, entry.key, now)) {
+        const auto replaced = writer.set_if(entry, condition, now);
+        if (!replaced) {
           ++skipped;
           continue;
         }
-        const bool replaced = writer.set(entry, now);
         ++stored;
         if (mirrored) {
-          written->emplace_back(std::move(entry), replaced);
+          written->emplace_back(std::move(entry), *replaced);
         }
       }
       return Json{{"stored", stored}, {"skipped", skipped}};

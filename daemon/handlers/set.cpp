@@ -2,12 +2,35 @@
 
 namespace omnicache::daemon {
 
+using protocol::Error;
+using protocol::ErrorCode;
 using protocol::Json;
+
+namespace {
+
+// only_missing (set --nx) and only_present (set --xx); the writer checks
+// them, so that two clients racing to set a missing key cannot both win.
+store::SetCondition
+set_condition_of(const Json& fields)
+{
+  const bool only_missing = protocol::optional_bool(fields, "only_missing", false);
+  const bool only_present = protocol::optional_bool(fields, "only_present", false);
+  if (only_missing && only_present) {
+    throw Error(ErrorCode::bad_request, "'only_missing' and 'only_present' cannot both be true");
+  }
+  if (only_missing) {
+    return store::SetCondition::if_absent;
+  }
+  return only_present ? store::SetCondition::if_present : store::SetCondition::always;
+}
+
+} // namespace
 
 void
 handle_set(Context& context, const protocol::Request& request, Completion done)
 {
   auto entry = std::make_shared<store::EntryWrite>(entry_of(request.header, context.settings, tenant_of(request)));
+  const auto condition = set_condition_of(request.header);
   if (request.value_owner) {
     entry->value_owner = request.value_owner;
     entry->value_view = request.value;
@@ -17,14 +40,14 @@ handle_set(Context& context, const protocol::Request& request, Completion done)
   auto written_ms = std::make_shared<std::int64_t>(0);
   submit_write(
     context, request,
-    [entry, written_ms](store::Writer& writer) {
+    [entry, written_ms, condition](store::Writer& writer) {
       *written_ms = store::now_ms();
-      const bool replaced = writer.set(*entry, *written_ms);
-      return Json{{"replaced", replaced}};
+      const auto replaced = writer.set_if(*entry, condition, *written_ms);
+      return Json{{"stored", replaced.has_value()}, {"replaced", replaced.value_or(false)}};
     },
     [done = std::move(done), entry, written_ms, &shared = context.shared, connection = context.connection->id](
       protocol::Reply reply) {
-      if (reply.ok) {
+      if (reply.ok && reply.header.value("stored", false)) {
         reply.header["ttl_ms"] = entry->ttl_ms == 0 ? Json(nullptr) : Json(entry->ttl_ms);
         mirror_entry(shared, *entry, *written_ms, reply.header.value("replaced", false));
       }
