@@ -237,6 +237,7 @@ Server::open()
   open_shared_tier();
   m_shared = std::make_unique<Shared>(Shared{*m_store, m_metrics, m_leases, *m_index, *m_embedder, m_info,
                                              [this] { request_shutdown(); }, m_tier.get()});
+  share_configuration();
 
   for (std::uint64_t i = 0; i < s.io_threads; ++i) {
     auto worker = std::make_unique<Worker>();
@@ -404,7 +405,7 @@ Server::wait_for_signal()
       return;
     }
     if (signal == SIGHUP) {
-      reload();
+      reload("SIGHUP");
     } else {
       log::info("received {}; finishing requests in flight", signal == SIGTERM ? "SIGTERM" : "SIGINT");
       begin_shutdown();
@@ -417,50 +418,6 @@ std::string
 Server::serving_status() const
 {
   return fmt::format("serving {} (database {})", m_info.socket, m_info.database);
-}
-
-// The manager sees the unit "reloading" until the new configuration is in
-// force (ExecReload= only sends SIGHUP).
-void
-Server::reload()
-{
-  m_notifier.reloading();
-  const bool reloaded = reload_config();
-  m_notifier.ready(reloaded ? serving_status() : serving_status() + "; the last reload failed, see the log");
-}
-
-bool
-Server::reload_config()
-{
-  std::shared_ptr<const protocol::Config> fresh;
-  try {
-    fresh = std::make_shared<const protocol::Config>(protocol::Config::load(m_sources));
-  } catch (const std::exception& e) {
-    log::error("SIGHUP: keeping the current configuration: {}", e.what());
-    return false;
-  }
-  const auto changed = m_config->changed_keys(*fresh);
-  for (const auto& key : changed) {
-    const auto* spec = protocol::find_setting(key);
-    if (spec == nullptr) { // [prices] or [rules], always live
-      log::info("SIGHUP: {} changed", key);
-    } else if (spec->live) {
-      log::info("SIGHUP: {} = {}", key, protocol::setting_text(*spec, fresh->settings()));
-    } else {
-      log::warn("SIGHUP: {} changed; it takes effect when the daemon restarts", key);
-    }
-  }
-  if (changed.empty()) {
-    log::info("SIGHUP: configuration unchanged");
-  }
-  log::set_level(log::parse_level(fresh->settings().log_level));
-  m_store->set_limits(store_limits(fresh->settings()));
-  m_index->set_ef(fresh->settings().semantic_ef);
-  m_config = fresh;
-  for (auto& worker : m_workers) {
-    boost::asio::post(worker->io, [&worker = *worker, fresh] { worker.config = fresh; });
-  }
-  return true;
 }
 
 void

@@ -17,7 +17,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -60,8 +62,11 @@ private:
   void accept_later();
   void admit(Socket socket, Worker& worker);
   void wait_for_signal();
-  void reload();
-  bool reload_config();
+  // The reload part (server_reload.cpp). `cause` starts each log line.
+  ReloadOutcome reload(std::string_view cause);
+  ReloadOutcome reload_config(std::string_view cause);
+  void share_configuration();
+  std::shared_ptr<const protocol::Config> current_config() const;
   std::string serving_status() const;
   void schedule_tick();
   void tick();
@@ -76,7 +81,8 @@ private:
   store::StoreLimits store_limits(const protocol::Settings& settings) const;
 
   protocol::ConfigSources m_sources;
-  std::shared_ptr<const protocol::Config> m_config;
+  std::shared_ptr<const protocol::Config> m_config; // written on the main thread only
+  mutable std::mutex m_config_mutex;                // held to write it, and to read it on other threads
   bool m_foreground;
   ServerInfo m_info;
   LockFile m_database_lock;

@@ -532,6 +532,20 @@ Config::show() const
   return out;
 }
 
+Config
+Config::keeping_restart_settings(const Config& running) const
+{
+  Config out = *this;
+  for (std::size_t i = 0; i < setting_specs().size(); ++i) {
+    const auto& spec = setting_specs()[i];
+    if (!spec.live) {
+      std::visit([&](auto field) { out.m_settings.*field = running.m_settings.*field; }, spec.field);
+      out.m_origins[i] = running.m_origins[i];
+    }
+  }
+  return out;
+}
+
 std::vector<std::string>
 Config::changed_keys(const Config& other) const
 {

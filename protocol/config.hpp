@@ -192,6 +192,11 @@ public:
   // Keys whose values differ between two configurations.
   std::vector<std::string> changed_keys(const Config& other) const;
 
+  // A copy in which each setting that needs a restart keeps its value and
+  // origin in `running`: what a daemon running `running` has in force after
+  // reloading this one.
+  Config keeping_restart_settings(const Config& running) const;
+
 private:
   void check_embedder() const; // throws ConfigError
 

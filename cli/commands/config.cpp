@@ -1,12 +1,152 @@
+#include "cli/client.hpp"
 #include "cli/commands/command.hpp"
+#include "cli/exit_codes.hpp"
 #include "cli/output.hpp"
 #include "protocol/config_manual.hpp"
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
+#include <map>
 #include <memory>
+#include <set>
+#include <vector>
 
 namespace omnicache::cli {
+
+namespace {
+
+using protocol::Json;
+
+// One setting as the running daemon has it, beside what this command reads.
+struct DaemonSetting
+{
+  std::string key;
+  Json daemon; // {value, origin, where, live}, or null when the daemon lacks it
+  std::optional<protocol::Config::Shown> here;
+  bool differs = false;
+  bool needs_restart = false; // a reload would not bring the daemon to this command's value
+};
+
+// In the order of the setting table, then what only the daemon has.
+std::vector<DaemonSetting>
+compare_daemon_settings(const Json& daemon_settings, const std::string& daemon_file, const protocol::Config& here)
+{
+  std::vector<DaemonSetting> out;
+  std::set<std::string> seen;
+  const bool same_file = daemon_file == here.file();
+  for (const auto& shown : here.show()) {
+    DaemonSetting setting{shown.key, daemon_settings.value(shown.key, Json(nullptr)), shown};
+    seen.insert(shown.key);
+    out.push_back(std::move(setting));
+  }
+  for (const auto& [key, daemon] : daemon_settings.items()) {
+    if (!seen.contains(key)) {
+      out.push_back({key, daemon, std::nullopt});
+    }
+  }
+  for (auto& setting : out) {
+    // A flag of this command (--socket, --tenant) is not something to reload.
+    if (setting.here && setting.here->origin == protocol::Origin::flag) {
+      continue;
+    }
+    const auto daemon_value = setting.daemon.is_null() ? "" : setting.daemon.value("value", "");
+    const auto here_value = setting.here ? setting.here->value : "";
+    setting.differs = setting.daemon.is_null() || !setting.here || daemon_value != here_value;
+    if (setting.differs) {
+      const auto from_file_or_default = [](std::string_view origin) { return origin == "file" || origin == "default"; };
+      const bool live = setting.daemon.is_null() || setting.daemon.value("live", true);
+      setting.needs_restart = !live || !same_file
+                              || (setting.here && !from_file_or_default(protocol::origin_name(setting.here->origin)))
+                              || (!setting.daemon.is_null() && !from_file_or_default(setting.daemon.value("origin", "")));
+    }
+  }
+  return out;
+}
+
+void
+print_daemon_json(const Json& reply, std::int64_t pid, const protocol::Config& here,
+                  const std::vector<DaemonSetting>& settings)
+{
+  Json shown = Json::object();
+  Json differs = Json::array();
+  for (const auto& setting : settings) {
+    Json entry = setting.daemon.is_null() ? Json{{"value", nullptr}, {"origin", nullptr}, {"where", nullptr}}
+                                          : setting.daemon;
+    entry["differs"] = setting.differs;
+    entry["here"] = setting.here ? Json(setting.here->value) : Json(nullptr);
+    if (setting.differs) {
+      entry["needs_restart"] = setting.needs_restart;
+      differs.push_back(setting.key);
+    }
+    shown[setting.key] = std::move(entry);
+  }
+  output::print_json({{"pid", pid},
+                      {"file", reply.value("file", "")},
+                      {"file_exists", reply.value("file_exists", false)},
+                      {"environment", reply.value("environment", Json::array())},
+                      {"here_file", here.file()},
+                      {"settings", std::move(shown)},
+                      {"differs", std::move(differs)}});
+}
+
+void
+print_daemon_text(const Json& reply, std::int64_t pid, const protocol::Config& here,
+                  const std::vector<DaemonSetting>& settings)
+{
+  const auto file = reply.value("file", "");
+  std::vector<std::string> environment = reply.value("environment", std::vector<std::string>());
+  output::print_line(fmt::format("# omnicached (pid {}) config file: {}{}", pid, file,
+                                 reply.value("file_exists", false) ? "" : " (absent)"));
+  output::print_line(fmt::format("# its environment: {}",
+                                 environment.empty() ? "no OMNICACHE_* variables" : fmt::format("{}", fmt::join(environment, " "))));
+  std::vector<std::string> reloadable;
+  std::vector<std::string> restart;
+  for (const auto& setting : settings) {
+    const std::string origin = setting.daemon.is_null() ? "-" : setting.daemon.value("origin", "");
+    const std::string value = setting.daemon.is_null() ? "(unset)" : setting.daemon.value("value", "");
+    output::print_line(fmt::format("{} ({}) {} = {}", setting.differs ? "*" : " ", origin, setting.key, value));
+    if (setting.differs) {
+      (setting.needs_restart ? restart : reloadable).push_back(setting.key);
+    }
+  }
+  if (reloadable.empty() && restart.empty()) {
+    return;
+  }
+  const auto differs_from = file == here.file() ? here.file() : fmt::format("{} (this command's file)", here.file());
+  if (restart.empty()) {
+    output::print_line(fmt::format("* differs from {}: run `omnicache daemon reload`", differs_from));
+    return;
+  }
+  output::print_line(fmt::format("* differs from {} or this command's environment: run `omnicache daemon restart` "
+                                 "({} {} a restart)",
+                                 differs_from, fmt::join(restart, ", "), restart.size() == 1 ? "needs" : "need"));
+}
+
+// `config show --daemon`: what the running daemon has in force.
+void
+show_daemon_config(Globals& globals)
+{
+  const auto& here = globals.config();
+  std::optional<Client> client;
+  try {
+    client.emplace(Client::connect(globals, Client::Start::never));
+  } catch (const CliError&) {
+    throw CliError(k_exit_miss, fmt::format("omnicached is not running on {}; `omnicache config show` prints "
+                                            "what it would start with",
+                                            here.settings().socket));
+  }
+  const auto reply = client->call("config").header;
+  const auto pid = client->server().value("pid", std::int64_t{0});
+  const auto settings = compare_daemon_settings(reply["settings"], reply.value("file", ""), here);
+  if (globals.json) {
+    print_daemon_json(reply, pid, here, settings);
+  } else {
+    print_daemon_text(reply, pid, here, settings);
+  }
+}
+
+} // namespace
 
 void
 add_config(CLI::App& app, Globals& globals)
@@ -14,8 +154,19 @@ add_config(CLI::App& app, Globals& globals)
   auto* command = app.add_subcommand("config", "Configuration");
   command->require_subcommand(1);
   auto* show = command->add_subcommand("show", "Print the effective configuration, each value with its origin");
-  show->footer("Origins, highest first: flag, env (OMNICACHE_*), file, default.");
-  show->callback([&globals] {
+  show->footer("Origins, highest first: flag, env (OMNICACHE_*), file, default.\n"
+               "--daemon prints the running daemon's values instead, and marks with * those that differ from\n"
+               "what this command reads now (a file edited since the daemon started, or another environment).\n"
+               "Example: omnicache config show --daemon | grep '^\\*'");
+  auto daemon = std::make_shared<bool>(false);
+  show->add_flag("--daemon", *daemon,
+                 "The running daemon's values and origins, * marking those that differ from this command's "
+                 "(exit 1 when no daemon runs)");
+  show->callback([&globals, daemon] {
+    if (*daemon) {
+      show_daemon_config(globals);
+      return;
+    }
     const auto& config = globals.config();
     if (globals.json) {
       protocol::Json settings = protocol::Json::object();

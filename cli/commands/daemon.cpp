@@ -5,6 +5,7 @@
 #include "protocol/units.hpp"
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include <cerrno>
 #include <chrono>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 #include <optional>
 #include <thread>
+#include <vector>
 
 namespace omnicache::cli {
 
@@ -57,21 +59,36 @@ report(const Globals& globals, const Json& json, const std::string& text)
   }
 }
 
+struct DaemonStarted
+{
+  bool started = false; // false: one was already running
+  std::int64_t pid = 0;
+};
+
+// The running daemon, or one started with this command's configuration and
+// environment.
+DaemonStarted
+start_or_find(Globals& globals)
+{
+  DaemonStarted result;
+  auto client = running(globals);
+  if (!client) {
+    client.emplace(Client::connect(globals, Client::Start::if_needed));
+    result.started = true;
+  }
+  client->call("ping");
+  result.pid = client->server().value("pid", std::int64_t{0});
+  return result;
+}
+
 int
 run_start(Globals& globals)
 {
   const auto& socket = globals.config().settings().socket;
-  bool started = false;
-  auto client = running(globals);
-  if (!client) {
-    client.emplace(Client::connect(globals, Client::Start::if_needed));
-    started = true;
-  }
-  client->call("ping");
-  const auto pid = client->server().value("pid", 0);
-  report(globals, {{"running", true}, {"started", started}, {"pid", pid}, {"socket", socket}},
-         started ? fmt::format("started omnicached (pid {}) on {}", pid, socket)
-                 : fmt::format("omnicached is already running (pid {}) on {}", pid, socket));
+  const auto daemon = start_or_find(globals);
+  report(globals, {{"running", true}, {"started", daemon.started}, {"pid", daemon.pid}, {"socket", socket}},
+         daemon.started ? fmt::format("started omnicached (pid {}) on {}", daemon.pid, socket)
+                        : fmt::format("omnicached is already running (pid {}) on {}", daemon.pid, socket));
   return k_exit_ok;
 }
 
@@ -92,31 +109,66 @@ process_running(int pid)
   return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
 }
 
-int
-run_stop(Globals& globals)
+// Asks the running daemon to stop and waits until it is gone. Returns its
+// pid, or nullopt when none was running.
+std::optional<std::int64_t>
+stop_and_wait(Globals& globals)
 {
-  const auto& socket = globals.config().settings().socket;
   auto client = running(globals);
   if (!client) {
-    report(globals, {{"running", false}, {"stopped", false}, {"socket", socket}},
-           fmt::format("omnicached is not running on {}", socket));
-    return k_exit_ok;
+    return std::nullopt;
   }
   const std::string database = client->call("stats").header["server"].value("database", "");
   client->call("shutdown");
-  const auto pid = client->server().value("pid", 0);
+  const auto pid = client->server().value("pid", std::int64_t{0});
   // Stopped means gone: the database is closed, its lock released and the
   // process ended (it may linger as a zombie until its parent reaps it).
   const auto deadline = std::chrono::steady_clock::now() + k_stop_timeout;
-  while (!lock_is_free(database + ".lock") || (pid > 0 && process_running(pid))) {
+  while (!lock_is_free(database + ".lock") || (pid > 0 && process_running(static_cast<int>(pid)))) {
     if (std::chrono::steady_clock::now() >= deadline) {
       throw CliError(k_exit_daemon, fmt::format("omnicached (pid {}) is still running after {}s", pid,
                                                 std::chrono::duration_cast<std::chrono::seconds>(k_stop_timeout).count()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  report(globals, {{"running", false}, {"stopped", true}, {"pid", pid}, {"socket", socket}},
-         fmt::format("stopped omnicached (pid {})", pid));
+  return pid;
+}
+
+int
+run_stop(Globals& globals)
+{
+  const auto& socket = globals.config().settings().socket;
+  const auto pid = stop_and_wait(globals);
+  if (!pid) {
+    report(globals, {{"running", false}, {"stopped", false}, {"socket", socket}},
+           fmt::format("omnicached is not running on {}", socket));
+    return k_exit_ok;
+  }
+  report(globals, {{"running", false}, {"stopped", true}, {"pid", *pid}, {"socket", socket}},
+         fmt::format("stopped omnicached (pid {})", *pid));
+  return k_exit_ok;
+}
+
+// The new daemon reads this command's config file and environment, which
+// may differ from those the old one was started with.
+int
+run_restart(Globals& globals)
+{
+  const auto& socket = globals.config().settings().socket;
+  const auto stopped = stop_and_wait(globals);
+  const auto daemon = start_or_find(globals);
+  const auto& config = globals.config();
+  const std::string file = config.file() + (config.file_exists() ? "" : " (absent)");
+  report(globals,
+         {{"stopped", stopped.has_value()},
+          {"old_pid", stopped ? Json(*stopped) : Json(nullptr)},
+          {"pid", daemon.pid},
+          {"socket", socket},
+          {"file", config.file()}},
+         fmt::format("{}started omnicached (pid {}) on {}, with {} and this environment",
+                     stopped ? fmt::format("stopped omnicached (pid {})\n", *stopped)
+                             : fmt::format("omnicached was not running on {}\n", socket),
+                     daemon.pid, socket, file));
   return k_exit_ok;
 }
 
@@ -148,6 +200,96 @@ run_status(Globals& globals)
   return k_exit_ok;
 }
 
+// The daemon a reload goes to. A config file this command cannot read is
+// likely the one the daemon would reload: the daemon is then found on the
+// socket named without the file (--socket, $OMNICACHE_SOCKET or the default),
+// and says itself what is wrong. `local_error` keeps the command's own reason.
+std::optional<Client>
+reload_target(Globals& globals, std::string& socket, std::string& local_error)
+{
+  try {
+    socket = globals.config().settings().socket;
+    return running(globals);
+  } catch (const CliError& e) {
+    local_error = e.what();
+  }
+  Globals without_file = globals;
+  without_file.config_file = "/dev/null";
+  try {
+    socket = without_file.config().settings().socket;
+    return running(without_file);
+  } catch (const CliError&) {
+    throw CliError(k_exit_usage, local_error);
+  }
+}
+
+std::string
+print_reload_value(const Json& value)
+{
+  const auto text = value.get<std::string>();
+  return text.empty() ? "(none)" : text;
+}
+
+int
+run_reload(Globals& globals)
+{
+  std::string socket;
+  std::string local_error;
+  auto client = reload_target(globals, socket, local_error);
+  if (!client) {
+    if (!local_error.empty()) {
+      throw CliError(k_exit_usage, local_error);
+    }
+    report(globals, {{"running", false}, {"reloaded", false}, {"socket", socket}},
+           fmt::format("omnicached is not running on {}; it reads its configuration when it starts", socket));
+    return k_exit_miss;
+  }
+  auto reply = client->call("reload").header;
+  reply.erase("id");
+  reply.erase("ok");
+  const auto pid = client->server().value("pid", std::int64_t{0});
+  reply["pid"] = pid;
+  const auto file = reply.value("file", "");
+  if (!reply.value("reloaded", false)) {
+    if (globals.json) {
+      output::print_json(reply);
+    }
+    throw CliError(k_exit_usage, fmt::format("omnicached (pid {}) kept its configuration: {}", pid,
+                                             reply.value("reason", "")));
+  }
+  if (globals.json) {
+    output::print_json(reply);
+    return k_exit_ok;
+  }
+  if (globals.quiet) {
+    return k_exit_ok;
+  }
+  const auto& changes = reply["changes"];
+  output::print_line(fmt::format("reloaded omnicached (pid {}) from {}{}", pid, file,
+                                 changes.empty() ? ": nothing changed" : ""));
+  std::vector<std::string> restart;
+  for (const auto& change : changes) {
+    const auto key = change.value("key", "");
+    const bool live = change.value("live", true);
+    if (!live) {
+      restart.push_back(key);
+    }
+    const auto before = print_reload_value(change["before"]);
+    const auto after = print_reload_value(change["after"]);
+    output::print_line(fmt::format("  {}: {}{}", key, before == after ? "changed" : before + " -> " + after,
+                                   live ? "" : " (needs a restart)"));
+  }
+  if (!restart.empty()) {
+    output::print_line(fmt::format("{} {} in force until `omnicache daemon restart`", fmt::join(restart, ", "),
+                                   restart.size() == 1 ? "keeps its old value" : "keep their old values"));
+  }
+  const auto& here = globals.config();
+  if (here.file() != file) {
+    output::print_line(fmt::format("note: omnicached reads {}; this command reads {}", file, here.file()));
+  }
+  return k_exit_ok;
+}
+
 } // namespace
 
 void
@@ -163,6 +305,22 @@ add_daemon(CLI::App& app, Globals& globals)
   command->add_subcommand("status", "Say whether the daemon runs (exit 0) or not (exit 1)")->callback([&globals] {
     globals.exit_code = run_status(globals);
   });
+  auto* reload = command->add_subcommand(
+    "reload", "Make the running daemon read its configuration again; print what changed and what needs a restart");
+  reload->footer("The daemon reads the config file it was started with (--config, else $OMNICACHE_CONFIG, else\n"
+                 "$XDG_CONFIG_HOME/omnicache/config.toml) and the environment it was started with: an edit of\n"
+                 "that file applies, a variable exported since does not (use restart). Settings that need a\n"
+                 "restart keep their old values until then. SIGHUP does the same reload.\n"
+                 "An invalid file is refused (exit 2, the reason on stderr) and the old configuration stays.\n"
+                 "Exit 1 when no daemon runs.\n"
+                 "Example: omnicache config show --daemon && omnicache daemon reload");
+  reload->callback([&globals] { globals.exit_code = run_reload(globals); });
+  command
+    ->add_subcommand("restart", "Stop the daemon (waiting until it has exited), then start one with this "
+                                "command's config file and environment")
+    ->footer("Example: OMNICACHE_TTL_RESPONSE=1h omnicache daemon restart\n"
+             "Under systemd, use systemctl --user restart omnicached instead.")
+    ->callback([&globals] { globals.exit_code = run_restart(globals); });
 }
 
 } // namespace omnicache::cli

@@ -35,6 +35,24 @@ struct ServerInfo
   std::chrono::steady_clock::time_point started;
 };
 
+// What a reload changed (reload.cpp): a setting's text before and after,
+// masked as `config show` masks it, and whether it applies now or at the
+// daemon's next start.
+struct ConfigChange
+{
+  std::string key;
+  std::string before;
+  std::string after;
+  bool live = true;
+};
+
+struct ReloadOutcome
+{
+  bool reloaded = false;
+  std::string error; // why the new configuration was refused; the old one stays
+  std::vector<ConfigChange> changes;
+};
+
 // Server-wide state every handler may use.
 struct Shared
 {
@@ -46,6 +64,11 @@ struct Shared
   const ServerInfo& info;
   std::function<void()> request_shutdown;
   tier::SharedTier* tier = nullptr; // the shared Redis tier, when [tier.redis] url is set
+  // Reads the configuration again from the file and environment the daemon
+  // was started with, as SIGHUP does; `done` runs on the main thread.
+  std::function<void(std::function<void(ReloadOutcome)>)> reload = {};
+  // The configuration in force, with each value's origin. Thread-safe.
+  std::function<std::shared_ptr<const protocol::Config>()> config = {};
 };
 
 // The client connection a request came on. Touched only on its own thread.
@@ -173,6 +196,8 @@ protocol::Reply handle_inspect(Context&, const protocol::Request&);
 protocol::Reply handle_keys(Context&, const protocol::Request&);
 protocol::Reply handle_stats(Context&, const protocol::Request&);
 protocol::Reply handle_shutdown(Context&, const protocol::Request&);
+void handle_reload(Context&, const protocol::Request&, Completion);
+protocol::Reply handle_config(Context&, const protocol::Request&);
 protocol::Reply handle_release(Context&, const protocol::Request&);
 void handle_get_or_lease(Context&, const protocol::Request&, Completion);
 void handle_mset(Context&, const protocol::Request&, Completion);

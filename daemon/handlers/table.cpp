@@ -30,6 +30,8 @@ constexpr std::array k_ops{
   OpSpec{"semantic_get", OpKind::read,  nullptr,         handle_semantic_get, "an answer to this question or one meaning the same"},
   OpSpec{"semantic_reject", OpKind::write, nullptr,      handle_semantic_reject, "record that an entry wrongly answered a question"},
   OpSpec{"shutdown",   OpKind::control, handle_shutdown, nullptr,           "stop the daemon after the requests in flight"},
+  OpSpec{"reload",     OpKind::control, nullptr,         handle_reload,     "read the configuration again; what changed, what needs a restart"},
+  OpSpec{"config",     OpKind::control, handle_config,   nullptr,           "the configuration in force, each value with its origin"},
 };
 // clang-format on
 
