@@ -36,6 +36,10 @@ void add_dep_option(CLI::App& command, std::vector<std::string>& deps);
 // {"<field>": n} with --json; nothing with -q.
 void print_count(const Globals& globals, std::string_view field, std::uint64_t n);
 
+// stats --reset (stats_reset.cpp): the option, and the reset with what it kept.
+void add_stats_reset_option(CLI::App& stats, bool& reset);
+void reset_stats(Globals& globals, bool all_tenants);
+
 // All of standard input, as bytes.
 std::string read_stdin();
 
@@ -66,6 +70,11 @@ void print_reply_warning(const Globals& globals, const protocol::Json& reply, st
 void add_set(CLI::App& app, Globals& globals);
 void add_get(CLI::App& app, Globals& globals);
 void add_exists(CLI::App& app, Globals& globals);
+void add_mget(CLI::App& app, Globals& globals);
+void add_ttl(CLI::App& app, Globals& globals);
+void add_expire(CLI::App& app, Globals& globals);
+void add_persist(CLI::App& app, Globals& globals);
+void add_touch(CLI::App& app, Globals& globals);
 void add_del(CLI::App& app, Globals& globals);
 void add_inspect(CLI::App& app, Globals& globals);
 void add_keys(CLI::App& app, Globals& globals);

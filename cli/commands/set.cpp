@@ -1,5 +1,6 @@
 #include "cli/client.hpp"
 #include "cli/commands/command.hpp"
+#include "cli/exit_codes.hpp"
 #include "cli/output.hpp"
 #include "protocol/units.hpp"
 
@@ -19,7 +20,19 @@ struct SetOptions
   std::vector<std::string> tags;
   std::vector<std::string> deps;
   std::string layer;
+  bool only_missing = false; // --nx
+  bool only_present = false; // --xx
 };
+
+// Why a conditional set wrote nothing, on stderr.
+void
+print_not_stored(const Globals& globals, const SetOptions& options)
+{
+  if (!globals.quiet) {
+    fmt::print(stderr, "not stored: {} {}\n", output::printable_key(options.key),
+               options.only_missing ? "already exists (--nx)" : "does not exist (--xx)");
+  }
+}
 
 int
 run_set(Globals& globals, const SetOptions& options)
@@ -39,8 +52,21 @@ run_set(Globals& globals, const SetOptions& options)
   if (!options.deps.empty()) {
     fields["deps"] = options.deps;
   }
+  if (options.only_missing || options.only_present) {
+    fields[options.only_missing ? "only_missing" : "only_present"] = true;
+  }
   auto client = Client::connect(globals);
   const auto reply = client.call("set", std::move(fields), value);
+  // A daemon that predates only_missing / only_present does not send stored.
+  const bool stored = reply.header.value("stored", true);
+  if (!stored) {
+    if (globals.json) {
+      output::print_json({{"key", options.key}, {"stored", false}, {"replaced", false}});
+    } else {
+      print_not_stored(globals, options);
+    }
+    return k_exit_miss;
+  }
   if (globals.json) {
     output::print_json({{"key", options.key},
                         {"stored", true},
@@ -52,7 +78,7 @@ run_set(Globals& globals, const SetOptions& options)
     fmt::print(stderr, "stored {} ({} bytes, ttl {})\n", options.key, value.size(),
                ttl.is_number() ? protocol::format_duration_ms(ttl.get<std::int64_t>()) : "never");
   }
-  return 0;
+  return k_exit_ok;
 }
 
 } // namespace
@@ -68,6 +94,16 @@ add_set(CLI::App& app, Globals& globals)
   add_tag_option(*command, options->tags, "Tag the entry (repeat for several); invalidate removes by tag");
   add_layer_option(*command, options->layer, "Layer of the entry (default kv)");
   add_dep_option(*command, options->deps);
+  auto* nx = command->add_flag("--nx", options->only_missing,
+                               "Store only if the key holds no live entry; exit 1 (\"not stored\") if it does");
+  command->add_flag("--xx", options->only_present,
+                    "Store only if the key holds a live entry; exit 1 (\"not stored\") if it does not")
+    ->excludes(nx);
+  command->footer("--nx and --xx are checked by the daemon as it writes: of several clients racing to set a\n"
+                  "missing key with --nx, exactly one stores it.\n"
+                  "Examples:\n"
+                  "  omnicache set greeting hello --ttl 10m\n"
+                  "  omnicache set lock:build \"$$\" --nx --ttl 5m || echo 'someone else holds it'");
   command->callback([&globals, options] { globals.exit_code = run_set(globals, *options); });
 }
 

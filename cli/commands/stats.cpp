@@ -377,10 +377,16 @@ add_stats(CLI::App& app, Globals& globals)
   auto all = std::make_shared<bool>(false);
   auto* command = app.add_subcommand("stats", "Live counters: entries, bytes, hits, misses and latency per layer; tokens and cost saved per model");
   auto watch = std::make_shared<WatchFlags>();
+  auto reset = std::make_shared<bool>(false);
   command->add_flag("--all-tenants", *all, "Figures of every tenant, with a row per tenant");
+  add_stats_reset_option(*command, *reset);
   add_watch_options(*command, *watch);
   command->footer(k_stats_footer);
-  command->callback([&globals, all, watch] {
+  command->callback([&globals, all, watch, reset] {
+    if (*reset) {
+      reset_stats(globals, *all);
+      return;
+    }
     if (watch->watch) {
       watch_stats(globals, watch_options(*watch, *all));
       return;
