@@ -1,6 +1,8 @@
 """Semantic matches through the real daemon: exact first, then nearest
 neighbours within tenant, model and context, the threshold's edge, the guard,
-and an index that survives a restart and a kill -9."""
+similarities never above 1, an index that survives a restart and a kill -9,
+and the examples of `semantic --help`, `response --help` and the README's
+"Semantic matches", run as written."""
 
 import json
 import os
