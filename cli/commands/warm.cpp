@@ -60,8 +60,12 @@ even with --overwrite.
 
 -j is --json, as in every command; the number of commands at once is --jobs.
 --json prints {"file", "format", "rows", "imported", "skipped", "failed", "executed",
-"dry_run", "failures": [{"line", "error"}] (the first 1000)}, and with --dry-run
-"would_import" and "would_exec".
+"dry_run", "failures": [{"line", "error"}] (the first 1000), "elapsed_s",
+"rows_per_s"}, and with --dry-run "would_import" and "would_exec".
+
+On a terminal, --exec shows a line on standard error with the rows answered, the
+total, the rate and the time left; reading a file over 8 MiB shows a bar. The
+summary ends with the time the whole command took and the rows read per second.
 
 Exit codes: 0 when no row failed; 2 when some rows failed (the good rows are imported),
 or the file or the options cannot be used (then nothing is imported); 3 and 4 as for
@@ -184,9 +188,29 @@ open_pipeline(Globals& globals, Client first, const Json& server, const WarmOpti
   return std::make_unique<warm::MsetPipeline>(std::move(clients), limits, !options.overwrite, report);
 }
 
+// "in 1.25 s (7994 rows/s)": how long the whole command took, for every
+// summary, so that a slow import is noticed and can be compared.
+struct Pace
+{
+  double seconds = 0;
+  double rows_per_second = 0;
+
+  std::string text() const
+  {
+    return fmt::format("in {:.2f} s ({:.0f} rows/s)", seconds, rows_per_second);
+  }
+};
+
+Pace
+pace_since(std::chrono::steady_clock::time_point started, std::uint64_t rows)
+{
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return {seconds, static_cast<double>(rows) / std::max(seconds, 1e-6)};
+}
+
 void
 print_summary(const Globals& globals, const WarmOptions& options, std::string_view file, import::Format format,
-              const Pass& pass, const warm::Report& report)
+              const Pass& pass, const warm::Report& report, const Pace& pace)
 {
   const auto tally = report.tally();
   if (globals.json) {
@@ -200,6 +224,8 @@ print_summary(const Globals& globals, const WarmOptions& options, std::string_vi
       {"executed", tally.executed},
       {"dry_run", options.dry_run},
       {"failures", report.failures()},
+      {"elapsed_s", pace.seconds},
+      {"rows_per_s", pace.rows_per_second},
     };
     if (options.dry_run) {
       out["would_import"] = pass.valid;
@@ -210,12 +236,13 @@ print_summary(const Globals& globals, const WarmOptions& options, std::string_vi
     return;
   } else if (options.dry_run) {
     output::print_line(fmt::format("{}: {} rows: {} would be imported (unless already cached), {} would run --exec, "
-                                   "{} failed (dry run: nothing was sent)",
-                                   file, tally.rows, pass.valid, pass.to_compute.size(), tally.failed));
+                                   "{} failed (dry run: nothing was sent) {}",
+                                   file, tally.rows, pass.valid, pass.to_compute.size(), tally.failed, pace.text()));
   } else {
-    output::print_line(fmt::format("{}: {} rows: {} imported, {} skipped (already cached), {} failed{}", file,
+    output::print_line(fmt::format("{}: {} rows: {} imported, {} skipped (already cached), {} failed{} {}", file,
                                    tally.rows, tally.imported, tally.skipped, tally.failed,
-                                   options.exec.empty() ? "" : fmt::format(", --exec ran {} times", tally.executed)));
+                                   options.exec.empty() ? "" : fmt::format(", --exec ran {} times", tally.executed),
+                                   pace.text()));
   }
 }
 
@@ -243,15 +270,18 @@ run_warm(Globals& globals, const WarmOptions& options)
     if (format == import::Format::csv) {
       mapper.check_columns(file, reader.columns());
     }
-    const bool progress = !globals.quiet && isatty(STDERR_FILENO) && reader.total_bytes() > k_progress_min_bytes;
-    report.emplace(file, progress);
+    const bool terminal = !globals.quiet && isatty(STDERR_FILENO) != 0;
+    report.emplace(file, terminal && reader.total_bytes() > k_progress_min_bytes);
     {
       auto pipeline = client ? open_pipeline(globals, *std::exchange(client, std::nullopt), server, options, *report)
                              : nullptr;
       pass = read_file(reader, mapper, options, pipeline.get(), *report);
     }
     if (!options.dry_run) {
+      // Each row may take seconds: the line is worth it whatever the file's size.
+      report->begin_exec(pass.to_compute.size(), terminal);
       warm::answer_rows(globals, {options.exec, options.jobs}, pass.to_compute, *report);
+      report->end_progress();
     }
   } catch (const import::ImportError& e) {
     throw CliError(k_exit_usage, e.what());
@@ -264,12 +294,7 @@ run_warm(Globals& globals, const WarmOptions& options)
     throw CliError(e.exit_code(), fmt::format("{} (stopped after {} rows: {} imported, {} skipped, {} failed)",
                                               e.what(), tally.rows, tally.imported, tally.skipped, tally.failed));
   }
-  print_summary(globals, options, file, format, pass, *report);
-  if (globals.verbose) {
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    fmt::print(stderr, "warm: {} rows in {:.2f} s ({:.0f} rows/s)\n", report->tally().rows, seconds,
-               static_cast<double>(report->tally().rows) / std::max(seconds, 1e-9));
-  }
+  print_summary(globals, options, file, format, pass, *report, pace_since(started, report->tally().rows));
   return report->tally().failed == 0 ? k_exit_ok : k_exit_usage;
 }
 

@@ -281,6 +281,7 @@ answer_rows(Globals& globals, const ExecOptions& options, std::span<Entry> rows,
     try {
       for (std::size_t i = next++; i < rows.size() && !stop; i = next++) {
         answer_row(client, options, wait_ms, rows[i], report);
+        report.exec_row_done();
       }
     } catch (...) {
       const std::lock_guard lock(error_mutex);

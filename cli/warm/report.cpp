@@ -82,6 +82,55 @@ Report::end_progress()
   const std::lock_guard lock(m_mutex);
   clear_bar();
   m_progress = false;
+  m_exec_line = false;
+}
+
+void
+Report::begin_exec(std::uint64_t total, bool show)
+{
+  const std::lock_guard lock(m_mutex);
+  m_exec_line = show && total > 0;
+  m_exec_total = total;
+  m_exec_done = 0;
+  m_exec_started = std::chrono::steady_clock::now();
+  if (m_exec_line) {
+    // At once, so that even a short run says what it is doing.
+    draw_exec_line(m_exec_started);
+  }
+}
+
+void
+Report::exec_row_done()
+{
+  const auto now = std::chrono::steady_clock::now();
+  const std::lock_guard lock(m_mutex);
+  ++m_exec_done;
+  if (m_exec_line && (now >= m_next_draw || m_exec_done == m_exec_total)) {
+    draw_exec_line(now);
+  }
+}
+
+// "--exec: 12/40 rows, 3.1 rows/s, about 9s left"
+void
+Report::draw_exec_line(std::chrono::steady_clock::time_point now)
+{
+  m_next_draw = now + k_redraw_interval;
+  const double seconds = std::chrono::duration<double>(now - m_exec_started).count();
+  std::string rate = "rate not known yet";
+  std::string left;
+  if (m_exec_done > 0 && seconds > 0) {
+    const double per_second = static_cast<double>(m_exec_done) / seconds;
+    rate = fmt::format("{:.1f} rows/s", per_second);
+    const auto left_ms = static_cast<std::int64_t>(static_cast<double>(m_exec_total - m_exec_done) / per_second * 1000);
+    // Whole seconds: milliseconds would flicker without saying more.
+    left = fmt::format(", about {} left", protocol::format_duration_ms(std::max<std::int64_t>(left_ms / 1000, 1) * 1000));
+  }
+  if (m_exec_done == m_exec_total) {
+    left.clear();
+  }
+  fmt::print(stderr, "\r--exec: {}/{} rows, {}{}\x1b[K", m_exec_done, m_exec_total, rate, left);
+  std::fflush(stderr);
+  m_bar_drawn = true;
 }
 
 void

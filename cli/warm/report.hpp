@@ -39,6 +39,12 @@ public:
   // Removes the bar for good.
   void end_progress();
 
+  // --exec: `total` rows to answer. With `show`, a line on stderr says how
+  // many are done, the rate and the time left, redrawn as rows finish.
+  void begin_exec(std::uint64_t total, bool show);
+  // One --exec row answered (computed, found cached, or failed).
+  void exec_row_done();
+
   Tally tally() const;
   // The failures the --json output lists (the first k_listed_failures).
   protocol::Json failures() const;
@@ -47,6 +53,7 @@ public:
 
 private:
   void clear_bar();
+  void draw_exec_line(std::chrono::steady_clock::time_point now);
 
   std::string m_file;
   bool m_progress;
@@ -55,6 +62,10 @@ private:
   std::vector<std::pair<std::size_t, std::string>> m_failures;
   bool m_bar_drawn = false;
   std::chrono::steady_clock::time_point m_next_draw{};
+  bool m_exec_line = false;
+  std::uint64_t m_exec_total = 0;
+  std::uint64_t m_exec_done = 0;
+  std::chrono::steady_clock::time_point m_exec_started{};
 };
 
 } // namespace omnicache::cli::warm

@@ -22,6 +22,23 @@ def response_key(model, prompt):
     return "response:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
+# How every summary ends: the command's time and its rows per second.
+PACE = r"in \d+\.\d\d s \(\d+ rows/s\)"
+
+
+def read_terminal(leader, seen):
+    """Collects what is written to a pseudo-terminal until its other side
+    closes, so that the command never blocks on a full terminal."""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the terminal's other side is closed
+            return
+        if not chunk:
+            return
+        seen.extend(chunk)
+
+
 # Prints "answer: <prompt>" and appends a line to runs.txt for each run.
 COUNTING_COMMAND = "printf 'answer: '; cat; echo run >> runs.txt"
 
@@ -96,7 +113,8 @@ class Csv(WithDaemon):
         self.assertEqual(len([l for l in result.stderr.splitlines() if l.startswith("rows.csv:")]), 5,
                          result.describe())
         self.assertIn("ttl", result.stderr)
-        self.assertEqual(result.text, "rows.csv: 9 rows: 4 imported, 0 skipped (already cached), 5 failed\n")
+        self.assertRegex(result.text, r"^rows\.csv: 9 rows: 4 imported, 0 skipped \(already cached\), 5 failed "
+                                      + PACE + r"\n$")
         for key, value in (("good1", b"v1"), ("good2", b"v2"), ("good3", b"multi\nline"), ("good4", b"v4")):
             self.assertEqual(self.value(key), value)
         report, _ = self.warm(name, code=EXIT_USAGE)
@@ -181,18 +199,7 @@ class Csv(WithDaemon):
         leader, follower = pty.openpty()
         self.addCleanup(os.close, leader)
         seen = bytearray()
-
-        def drain():  # so that the command never blocks on a full terminal
-            while True:
-                try:
-                    chunk = os.read(leader, 65536)
-                except OSError:  # EIO: the terminal's other side is closed
-                    return
-                if not chunk:
-                    return
-                seen.extend(chunk)
-
-        reader = threading.Thread(target=drain, daemon=True)
+        reader = threading.Thread(target=read_terminal, args=(leader, seen), daemon=True)
         reader.start()
         try:
             process = subprocess.Popen([harness.CLI, "warm", name, "--dry-run"], stdin=subprocess.DEVNULL,
@@ -205,6 +212,18 @@ class Csv(WithDaemon):
         self.assertEqual(process.returncode, EXIT_OK, bytes(seen))
         self.assertIn(b"%", seen, "a bar on a terminal")
         self.assertIn(b"120000 rows", out)
+
+    def test_every_summary_ends_with_the_time_taken_and_rows_per_second(self):
+        name = self.write("pace.csv", "key,value\n" + "".join(f"pace:{i},v\n" for i in range(50)))
+        report, _ = self.warm(name)
+        self.assertEqual(report["rows"], 50)
+        self.assertGreater(report["elapsed_s"], 0)
+        self.assertAlmostEqual(report["rows_per_s"], 50 / report["elapsed_s"], delta=report["rows_per_s"] * 1e-6)
+        again = self.cli("warm", name)
+        self.assertRegex(again.text, r"^pace\.csv: 50 rows: 0 imported, 50 skipped \(already cached\), 0 failed "
+                                     + PACE + r"\n$")
+        dry = self.cli("warm", name, "--dry-run")
+        self.assertRegex(dry.text, r"\(dry run: nothing was sent\) " + PACE + r"\n$")
 
     def test_standard_input_is_read_for_a_dash(self):
         report, _ = self.warm("-", input=b"key,value\nfrom-stdin,yes\n")
@@ -322,6 +341,35 @@ class Exec(WithDaemon):
         again, _ = self.warm(name, "--model", "m", "--exec", COUNTING_COMMAND, "--jobs", "2")
         self.assertEqual((again["imported"], again["skipped"], again["executed"]), (0, 9, 0))
         self.assertEqual(self.runs(), 8, "cached rows do not run the command")
+
+    def test_exec_shows_rows_rate_and_time_left_on_a_terminal_only(self):
+        name = self.write("p.csv", "prompt\n" + "".join(f"progress {i}\n" for i in range(3)))
+        piped = self.cli("warm", name, "--model", "m", "--exec", "cat")
+        self.assertNotIn("\r", piped.stderr, "no progress line when stderr is not a terminal")
+        self.assertNotIn("--exec:", piped.stderr)
+        self.assertRegex(piped.text, r"^p\.csv: 3 rows: 3 imported, 0 skipped \(already cached\), 0 failed, "
+                                     r"--exec ran 3 times " + PACE + r"\n$")
+        # Each run takes over the line's redraw interval, so every row redraws it.
+        name = self.write("q.csv", "prompt\n" + "".join(f"terminal {i}\n" for i in range(3)))
+        leader, follower = pty.openpty()
+        self.addCleanup(os.close, leader)
+        seen = bytearray()
+        reader = threading.Thread(target=read_terminal, args=(leader, seen), daemon=True)
+        reader.start()
+        try:
+            process = subprocess.Popen([harness.CLI, "warm", name, "--model", "m", "--exec", "sleep 0.3; cat"],
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=follower,
+                                       env=self.sandbox.environment(), cwd=self.sandbox.root)
+        finally:
+            os.close(follower)
+        out, _ = process.communicate(timeout=harness.COMMAND_TIMEOUT)
+        reader.join(timeout=harness.WAIT)
+        self.assertEqual(process.returncode, EXIT_OK, bytes(seen))
+        self.assertIn(b"\r--exec: 0/3 rows, rate not known yet", seen, "drawn at once, whatever the file's size")
+        self.assertRegex(bytes(seen), rb"\r--exec: 3/3 rows, \d+\.\d rows/s\x1b\[K")
+        self.assertRegex(bytes(seen), rb"\r--exec: [12]/3 rows, \d+\.\d rows/s, about \d+[smh]\w* left\x1b\[K")
+        self.assertTrue(bytes(seen).endswith(b"\r\x1b[K"), f"the line is erased at the end: {bytes(seen)!r}")
+        self.assertIn(b"--exec ran 3 times in ", out)
 
     def test_the_command_sees_the_model(self):
         self.warm(self.write("m.csv", "prompt,model\nhi,model-a\n"), "--exec", 'printf %s "$OMNICACHE_WARM_MODEL"')
