@@ -38,29 +38,29 @@ response_file_json(const std::string& path)
   return parsed;
 }
 
-// A whole request carries its own model and parameters. --param beside it
-// is refused rather than merged: a key that no request body has would miss
-// the proxy's entry for the body in the file. --model may only repeat the
-// body's model, or supply it to a body that has none.
+// Options beside a whole request edit it before it is keyed: --model
+// replaces its model and each --param sets one member, so the key is the
+// proxy's key for the body so edited, never one that no body has. Scripts
+// that pass a request with its parameters repeated as --param keep working.
 protocol::ResponseRequest
 whole_request(Json body, const ResponseOptions& options)
 {
   const auto& path = options.messages_file;
-  if (!options.params.empty()) {
-    throw CliError(k_exit_usage, fmt::format("--param cannot be given with the whole request in {}: its "
-                                             "parameters are the request's own members; edit the request",
-                                             path));
-  }
-  const bool has_model = body.contains("model");
-  if (!has_model && !options.model.empty()) {
-    body["model"] = options.model;
-  } else if (has_model && !options.model.empty() && body["model"] != options.model) {
-    throw CliError(k_exit_usage, fmt::format("--model {} differs from the model {} of the request in {}",
-                                             options.model, body["model"].dump(), path));
-  }
   const auto input = protocol::request_input_of(body);
   if (!input) {
     throw CliError(k_exit_usage, fmt::format("the request in {} has neither \"messages\" nor \"prompt\"", path));
+  }
+  const bool has_model = body.contains("model");
+  if (!options.model.empty()) {
+    body["model"] = options.model;
+  }
+  const Json params = layer::params_of(options.params);
+  for (const auto& [name, value] : params.items()) {
+    if (name == "model" || name == "messages" || name == "prompt") {
+      throw CliError(k_exit_usage, fmt::format("--param {} cannot edit the request in {}: it is no parameter{}",
+                                               name, path, name == "model" ? "; use --model" : ""));
+    }
+    body[name] = value;
   }
   try {
     return protocol::response_request(std::move(body), *input);
@@ -104,7 +104,7 @@ void
 add_response_options(CLI::App& command, ResponseOptions& options)
 {
   command.add_option("-m,--model", options.model,
-                     "Model name, as requests name it (a whole request in --messages names its own)");
+                     "Model name, as requests name it (with a whole request in --messages, replaces its model)");
   auto* prompt = command.add_option("-p,--prompt", options.prompt, "A single user message");
   auto* messages = command
                      .add_option("--messages", options.messages_file,
@@ -115,7 +115,8 @@ add_response_options(CLI::App& command, ResponseOptions& options)
   messages->excludes(prompt);
   command
     .add_option("--param", options.params,
-                "A request parameter NAME=VALUE (temperature=0); repeat for several; not with a whole request")
+                "A request parameter NAME=VALUE (temperature=0); repeat for several; with a whole request, "
+                "sets that member")
     ->type_name("NAME=VALUE")
     ->allow_extra_args(false);
 }
@@ -125,11 +126,10 @@ constexpr const char* k_response_footer =
   "user and metadata. --prompt P means [{\"role\":\"user\",\"content\":P}]. --messages FILE takes a\n"
   "messages array, or a whole request body (OpenAI chat or completions, Anthropic messages): that\n"
   "keys exactly as the proxy keys the same body, every member but model and messages (or prompt)\n"
-  "being a parameter (system, tools, temperature...). A whole request names its own model and\n"
-  "parameters: --param beside it is refused, and --model must be the body's model (or supply one\n"
-  "the body lacks). Entries are tagged model:MODEL (invalidate --model MODEL). Token counts come\n"
-  "from --prompt-tokens and --completion-tokens or from the value's usage when it is an OpenAI or\n"
-  "Anthropic response.\n"
+  "being a parameter (system, tools, temperature...). --model and --param beside a whole request\n"
+  "edit it first: --model replaces its model, each --param sets that member. Entries are tagged\n"
+  "model:MODEL (invalidate --model MODEL). Token counts come from --prompt-tokens and\n"
+  "--completion-tokens or from the value's usage when it is an OpenAI or Anthropic response.\n"
   "Examples (messages.json holding [{\"role\":\"user\",\"content\":\"What is 2+2?\"}], request.json\n"
   "{\"model\":\"gpt-4o\",\"messages\":[that turn],\"temperature\":0}):\n"
   "  omnicache response set --model gpt-4o --prompt 'What is 2+2?' --param temperature=0 4\n"

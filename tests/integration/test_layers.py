@@ -107,17 +107,26 @@ class ResponseLayer(WithDaemon):
             dict(bodies[0], stream=True)))).stdout, b"hot")
         self.assertEqual(self.inspect(keys[0])["tags"], ["model:gpt-4o"])
 
-    def test_model_and_param_beside_a_whole_request_follow_one_rule(self):
+    def test_model_and_param_beside_a_whole_request_edit_it_first(self):
         body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "temperature": 0}
+
+        def key_of(value, *args):
+            path = self.write(f"k{len(os.listdir(self.sandbox.root))}.json", json.dumps(value))
+            return self.cli("response", "key", "--messages", path, *args).text.strip()
+
+        key = key_of(body)
+        self.assertEqual(key_of(body, "--model", "gpt-4o", "--param", "temperature=0"), key)
+        self.assertEqual(key_of(dict(body, temperature=1)), key_of(body, "--param", "temperature=1"))
+        self.assertNotEqual(key_of(body, "--param", "temperature=1"), key)
+        self.assertEqual(key_of(dict(body, model="gpt-4o-mini")), key_of(body, "--model", "gpt-4o-mini"))
+        self.assertEqual(key_of(dict(body, top_p=0.5)), key_of(body, "--param", "top_p=0.5"))
+        bare = {k: v for k, v in body.items() if k != "model"}
+        self.assertEqual(key_of(bare, "--model", "gpt-4o"), key)
         path = self.write("req.json", json.dumps(body))
-        key = self.cli("response", "key", "--messages", path).text.strip()
-        # The same model repeated is fine; a model missing from the body comes from --model.
-        self.assertEqual(self.cli("response", "key", "--model", "gpt-4o", "--messages", path).text.strip(), key)
-        bare = self.write("bare.json", json.dumps({k: v for k, v in body.items() if k != "model"}))
-        self.assertEqual(self.cli("response", "key", "--model", "gpt-4o", "--messages", bare).text.strip(), key)
-        for file, args, needle in ((path, ["--model", "gpt-4o-mini"], "differs from the model"),
-                                   (path, ["--param", "temperature=1"], "--param cannot be given"),
-                                   (bare, [], "--model")):
+        bare_path = self.write("bare.json", json.dumps(bare))
+        for file, args, needle in ((path, ["--param", "model=x"], "use --model"),
+                                   (path, ["--param", "messages=[]"], "no parameter"),
+                                   (bare_path, [], "--model")):
             result = self.run_cli("response", "key", "--messages", file, *args)
             self.assertEqual(result.code, EXIT_USAGE, result.describe())
             self.assertIn(needle, result.stderr)
