@@ -40,6 +40,11 @@ or removed while export runs may or may not be in the file.
 The format is --format, else the file's extension (.jsonl and .ndjson are JSON
 Lines), else CSV: the rule warm follows, so the two agree on standard output.
 
+A tag that holds ';' comes back as several tags, since warm splits the tags
+field there. With a FILE, a summary says how many entries were written
+(--json: {"file", "format", "entries"}); on standard output only the entries
+are written.
+
 Exit codes: 0 when every entry was written; 2 when FILE cannot be written or an
 option is wrong; 3 and 4 as for every command.
 
