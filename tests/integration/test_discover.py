@@ -58,6 +58,17 @@ class LongListing(WithDaemon):
         starts = {line.index(key) for key, (_, _, line) in by_key.items()}
         self.assertEqual(len(starts), 1, lines)
 
+    def test_a_run_entry_that_records_its_words_shows_its_command_line_as_typed(self):
+        # What a writer may record beside the command's name: every word,
+        # shown quoted where a shell needs it.
+        self.client().call("set", {"key": "run:typed", "layer": "run",
+                                   "meta": {"command": "./ask.sh", "argv": ["./ask.sh", "what's up?", "-n", "2"]}},
+                           b"answer")
+        line = self.cli("keys", "-l").text.rstrip("\n")
+        self.assertTrue(line.endswith("run:typed  ./ask.sh 'what'\\''s up?' -n 2"), line)
+        self.assertRegex(self.cli("inspect", "run:typed").text,
+                         r"(?m)^command: +\./ask\.sh 'what'\\''s up\?' -n 2$")
+
     def test_keys_long_with_json_gives_the_same_summaries(self):
         response, run = self.store_three_kinds()
         out = self.cli_json("keys", "-l")
