@@ -1,5 +1,6 @@
 #include "cli/client.hpp"
 #include "cli/commands/command.hpp"
+#include "cli/commands/running_daemon.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/output.hpp"
 #include "protocol/config_manual.hpp"
@@ -28,14 +29,15 @@ struct DaemonSetting
   bool needs_restart = false; // a reload would not bring the daemon to this command's value
 };
 
-// In the order of the setting table, then what only the daemon has.
+// In the order of the setting table, then what only the daemon has. Without
+// `here` (a configuration the command cannot read), nothing is compared.
 std::vector<DaemonSetting>
-compare_daemon_settings(const Json& daemon_settings, const std::string& daemon_file, const protocol::Config& here)
+compare_daemon_settings(const Json& daemon_settings, const std::string& daemon_file, const protocol::Config* here)
 {
   std::vector<DaemonSetting> out;
   std::set<std::string> seen;
-  const bool same_file = daemon_file == here.file();
-  for (const auto& shown : here.show()) {
+  const bool same_file = here != nullptr && daemon_file == here->file();
+  for (const auto& shown : here != nullptr ? here->show() : std::vector<protocol::Config::Shown>()) {
     DaemonSetting setting{shown.key, daemon_settings.value(shown.key, Json(nullptr)), shown};
     seen.insert(shown.key);
     out.push_back(std::move(setting));
@@ -44,6 +46,9 @@ compare_daemon_settings(const Json& daemon_settings, const std::string& daemon_f
     if (!seen.contains(key)) {
       out.push_back({key, daemon, std::nullopt});
     }
+  }
+  if (here == nullptr) {
+    return out;
   }
   for (auto& setting : out) {
     // A flag of this command (--socket, --tenant) is not something to reload.
@@ -65,7 +70,7 @@ compare_daemon_settings(const Json& daemon_settings, const std::string& daemon_f
 }
 
 void
-print_daemon_json(const Json& reply, std::int64_t pid, const protocol::Config& here,
+print_daemon_json(const Json& reply, std::int64_t pid, const RunningDaemon& daemon, Globals& globals,
                   const std::vector<DaemonSetting>& settings)
 {
   Json shown = Json::object();
@@ -85,13 +90,14 @@ print_daemon_json(const Json& reply, std::int64_t pid, const protocol::Config& h
                       {"file", reply.value("file", "")},
                       {"file_exists", reply.value("file_exists", false)},
                       {"environment", reply.value("environment", Json::array())},
-                      {"here_file", here.file()},
+                      {"here_file", daemon.config_error.empty() ? Json(globals.config().file()) : Json(nullptr)},
+                      {"here_error", daemon.config_error.empty() ? Json(nullptr) : Json(daemon.config_error)},
                       {"settings", std::move(shown)},
                       {"differs", std::move(differs)}});
 }
 
 void
-print_daemon_text(const Json& reply, std::int64_t pid, const protocol::Config& here,
+print_daemon_text(const Json& reply, std::int64_t pid, const RunningDaemon& daemon, Globals& globals,
                   const std::vector<DaemonSetting>& settings)
 {
   const auto file = reply.value("file", "");
@@ -110,9 +116,15 @@ print_daemon_text(const Json& reply, std::int64_t pid, const protocol::Config& h
       (setting.needs_restart ? restart : reloadable).push_back(setting.key);
     }
   }
+  if (!daemon.config_error.empty()) {
+    output::print_line(fmt::format("# nothing marked: this command cannot read its configuration: {}",
+                                   daemon.config_error));
+    return;
+  }
   if (reloadable.empty() && restart.empty()) {
     return;
   }
+  const auto& here = globals.config();
   const auto differs_from = file == here.file() ? here.file() : fmt::format("{} (this command's file)", here.file());
   if (restart.empty()) {
     output::print_line(fmt::format("* differs from {}: run `omnicache daemon reload`", differs_from));
@@ -127,22 +139,20 @@ print_daemon_text(const Json& reply, std::int64_t pid, const protocol::Config& h
 void
 show_daemon_config(Globals& globals)
 {
-  const auto& here = globals.config();
-  std::optional<Client> client;
-  try {
-    client.emplace(Client::connect(globals, Client::Start::never));
-  } catch (const CliError&) {
+  auto daemon = find_running_daemon(globals);
+  if (!daemon.client) {
     throw CliError(k_exit_miss, fmt::format("omnicached is not running on {}; `omnicache config show` prints "
                                             "what it would start with",
-                                            here.settings().socket));
+                                            daemon.socket));
   }
-  const auto reply = client->call("config").header;
-  const auto pid = client->server().value("pid", std::int64_t{0});
-  const auto settings = compare_daemon_settings(reply["settings"], reply.value("file", ""), here);
+  const auto reply = daemon.client->call("config").header;
+  const auto pid = daemon.client->server().value("pid", std::int64_t{0});
+  const auto settings = compare_daemon_settings(reply["settings"], reply.value("file", ""),
+                                                daemon.config_error.empty() ? &globals.config() : nullptr);
   if (globals.json) {
-    print_daemon_json(reply, pid, here, settings);
+    print_daemon_json(reply, pid, daemon, globals, settings);
   } else {
-    print_daemon_text(reply, pid, here, settings);
+    print_daemon_text(reply, pid, daemon, globals, settings);
   }
 }
 

@@ -1,5 +1,6 @@
 #include "cli/client.hpp"
 #include "cli/commands/command.hpp"
+#include "cli/commands/running_daemon.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/output.hpp"
 #include "protocol/units.hpp"
@@ -200,29 +201,6 @@ run_status(Globals& globals)
   return k_exit_ok;
 }
 
-// The daemon a reload goes to. A config file this command cannot read is
-// likely the one the daemon would reload: the daemon is then found on the
-// socket named without the file (--socket, $OMNICACHE_SOCKET or the default),
-// and says itself what is wrong. `local_error` keeps the command's own reason.
-std::optional<Client>
-reload_target(Globals& globals, std::string& socket, std::string& local_error)
-{
-  try {
-    socket = globals.config().settings().socket;
-    return running(globals);
-  } catch (const CliError& e) {
-    local_error = e.what();
-  }
-  Globals without_file = globals;
-  without_file.config_file = "/dev/null";
-  try {
-    socket = without_file.config().settings().socket;
-    return running(without_file);
-  } catch (const CliError&) {
-    throw CliError(k_exit_usage, local_error);
-  }
-}
-
 std::string
 print_reload_value(const Json& value)
 {
@@ -233,15 +211,12 @@ print_reload_value(const Json& value)
 int
 run_reload(Globals& globals)
 {
-  std::string socket;
-  std::string local_error;
-  auto client = reload_target(globals, socket, local_error);
+  auto daemon = find_running_daemon(globals);
+  auto& client = daemon.client;
   if (!client) {
-    if (!local_error.empty()) {
-      throw CliError(k_exit_usage, local_error);
-    }
-    report(globals, {{"running", false}, {"reloaded", false}, {"socket", socket}},
-           fmt::format("omnicached is not running on {}; it reads its configuration when it starts", socket));
+    report(globals, {{"running", false}, {"reloaded", false}, {"socket", daemon.socket}},
+           fmt::format("omnicached is not running on {}; it reads its configuration when it starts",
+                       daemon.socket));
     return k_exit_miss;
   }
   auto reply = client->call("reload").header;
@@ -283,14 +258,41 @@ run_reload(Globals& globals)
     output::print_line(fmt::format("{} {} in force until `omnicache daemon restart`", fmt::join(restart, ", "),
                                    restart.size() == 1 ? "keeps its old value" : "keep their old values"));
   }
-  const auto& here = globals.config();
-  if (here.file() != file) {
-    output::print_line(fmt::format("note: omnicached reads {}; this command reads {}", file, here.file()));
+  if (daemon.config_error.empty() && globals.config().file() != file) {
+    output::print_line(
+      fmt::format("note: omnicached reads {}; this command reads {}", file, globals.config().file()));
   }
   return k_exit_ok;
 }
 
 } // namespace
+
+RunningDaemon
+find_running_daemon(Globals& globals)
+{
+  RunningDaemon daemon;
+  try {
+    daemon.socket = globals.config().settings().socket;
+    if (auto client = running(globals)) {
+      daemon.client.emplace(std::move(*client));
+    }
+    return daemon;
+  } catch (const CliError& e) {
+    daemon.config_error = e.what();
+  }
+  Globals without_file = globals;
+  without_file.config_file = "/dev/null";
+  try {
+    daemon.socket = without_file.config().settings().socket;
+    if (auto client = running(without_file)) {
+      daemon.client.emplace(std::move(*client));
+      return daemon;
+    }
+  } catch (const CliError&) {
+    // Nothing else names the socket: the command's own error says it all.
+  }
+  throw CliError(k_exit_usage, daemon.config_error);
+}
 
 void
 add_daemon(CLI::App& app, Globals& globals)

@@ -75,14 +75,19 @@ class DaemonConfig(IntegrationTest):
         self.write_config("10m")
         pid = self.start()
         self.write_config("banana")
+        self.addCleanup(self.write_config, "10m")  # so that the test's end can stop the daemon
         refused = self.cli("daemon", "reload", code=EXIT_USAGE)
         self.assertIn(f"omnicached (pid {pid}) kept its configuration", refused.stderr)
         self.assertIn(f"{self.sandbox.config_file}:5", refused.stderr)
         self.assertIn("ttl.response", refused.stderr)
         self.assertIn("banana", refused.stderr)
-        # The command refuses the bad file too, so ask the daemon directly.
         settings = self.client().call("config", {})[0]["settings"]
         self.assertEqual(settings["ttl.response"]["value"], "10m")
+        # The command cannot read the file either, but still shows what the daemon runs.
+        shown = self.cli("config", "show", "--daemon").text
+        self.assertIn("  (file) ttl.response = 10m", shown.splitlines())
+        self.assertEqual(self.starred(shown), [])
+        self.assertIn("# nothing marked: this command cannot read its configuration:", shown)
         self.assertEqual(self.background_pid(), pid, "the daemon still runs")
 
         self.write_config("1h")
