@@ -40,8 +40,9 @@ or removed while export runs may or may not be in the file.
 The format is --format, else the file's extension (.jsonl and .ndjson are JSON
 Lines), else CSV: the rule warm follows, so the two agree on standard output.
 
-A tag that holds ';' comes back as several tags, since warm splits the tags
-field there. With a FILE, a summary says how many entries were written
+Tags or dependency names that hold ';' or blanks at either end are written as a
+JSON array (in JSON Lines, as that array's text), which warm reads back whole.
+With a FILE, a summary says how many entries were written
 (--json: {"file", "format", "entries"}); on standard output only the entries
 are written.
 

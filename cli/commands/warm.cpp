@@ -34,7 +34,7 @@ constexpr const char* k_warm_footer = R"(Columns (the CSV header row, or the mem
   model     the model (else --model): required on a prompt row; on a key row it adds
             the tag model:M, as response entries have
   ttl       30s, 10m, 2h, 7d, 1500ms, never... (else --ttl, else the layer's default)
-  tags      tags separated by ';', added to the --tag ones
+  tags      tags separated by ';' (or a JSON array of strings), added to the --tag ones
   layer     the layer of a key row; a prompt row is always a response entry
   deps      dependencies (see set --dep): a JSON array of names and
             {"name": N, "version": V} objects, or names separated by ';'

@@ -6,6 +6,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
 
@@ -43,11 +44,31 @@ export_ttl(const Json& entry)
   return ttl == entry.end() || ttl->is_null() ? std::string("never") : fmt::format("{}ms", ttl->get<std::int64_t>());
 }
 
-std::string
-joined_tags(const Json& entry)
+// Whether a list of names cannot be written as "a;b" and read back the same:
+// warm splits at ';', trims blanks, and reads a field that starts with '['
+// as a JSON array.
+bool
+needs_json_list(const Json& list)
 {
+  return std::any_of(list.begin(), list.end(), [](const Json& item) {
+    if (!item.is_string()) {
+      return false;
+    }
+    const auto& name = item.get_ref<const std::string&>();
+    return name.empty() || name.find(';') != std::string::npos || name.front() == '[' || name.front() == ' '
+           || name.front() == '\t' || name.back() == ' ' || name.back() == '\t';
+  });
+}
+
+std::string
+tags_cell(const Json& entry)
+{
+  const auto tags = entry.value("tags", Json::array());
+  if (needs_json_list(tags)) {
+    return tags.dump();
+  }
   std::string out;
-  for (const auto& tag : entry.value("tags", Json::array())) {
+  for (const auto& tag : tags) {
     out += out.empty() ? "" : ";";
     out += tag.get_ref<const std::string&>();
   }
@@ -116,7 +137,7 @@ EntryWriter::write_csv(const Json& entry, std::string_view value)
   m_line.clear();
   const std::string cells[] = {
     entry.at("key").get<std::string>(), entry.at("layer").get<std::string>(), export_ttl(entry),
-    joined_tags(entry), json_cell(entry, "deps"), json_cell(entry, "meta"), std::string(written.encoding),
+    tags_cell(entry), json_cell(entry, "deps"), json_cell(entry, "meta"), std::string(written.encoding),
   };
   for (const auto& cell : cells) {
     append_csv_field(m_line, cell);
@@ -134,7 +155,9 @@ EntryWriter::write_jsonl(const Json& entry, std::string_view value)
   nlohmann::ordered_json line{{"key", entry.at("key")}, {"layer", entry.at("layer")}, {"ttl", export_ttl(entry)}};
   for (const char* field : {"tags", "deps"}) {
     if (const auto it = entry.find(field); it != entry.end() && it->is_array() && !it->empty()) {
-      line[field] = *it;
+      // warm's reader joins an array of strings with ';': names that the
+      // join would change go as the array's JSON text instead.
+      line[field] = needs_json_list(*it) ? nlohmann::ordered_json(it->dump()) : nlohmann::ordered_json(*it);
     }
   }
   if (const auto meta = entry.find("meta"); meta != entry.end() && !meta->is_null()) {

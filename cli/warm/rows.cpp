@@ -77,6 +77,28 @@ split_tags(std::string_view text)
   return tags;
 }
 
+// "a; b" as split_tags reads it, or a JSON array of strings, the way export
+// writes names that hold a ';' or blanks at either end. nullopt: neither.
+std::optional<std::vector<std::string>>
+read_tags(const std::string& text)
+{
+  if (!text.starts_with('[')) {
+    return split_tags(text);
+  }
+  const auto list = Json::parse(text, nullptr, false);
+  if (list.is_discarded() || !list.is_array()) {
+    return std::nullopt;
+  }
+  std::vector<std::string> tags;
+  for (const auto& tag : list) {
+    if (!tag.is_string()) {
+      return std::nullopt;
+    }
+    llm::add_tags(tags, {tag.get<std::string>()});
+  }
+  return tags;
+}
+
 std::string
 layer_list()
 {
@@ -301,7 +323,7 @@ std::optional<std::string>
 RowMapper::read_deps(const std::string& text, Entry& entry) const
 {
   Json deps = Json::array();
-  if (text.starts_with('[')) {
+  if (text.starts_with('[')) { // as export writes them
     deps = Json::parse(text, nullptr, false);
     if (deps.is_discarded() || !deps.is_array()) {
       return "deps must be a JSON array, or names separated by ';'";
@@ -358,7 +380,14 @@ RowMapper::map(import::Row&& row) const
       return fail(fmt::format("ttl \"{}\" is not a duration (use e.g. 30s, 10m, 2h, 7d, never)", *ttl));
     }
   }
-  auto tags = cells[Column::tags] ? split_tags(*cells[Column::tags]) : std::vector<std::string>();
+  std::vector<std::string> tags;
+  if (cells[Column::tags]) {
+    auto read = read_tags(*cells[Column::tags]);
+    if (!read) {
+      return fail(R"(tags must be names separated by ';', or a JSON array of strings)");
+    }
+    tags = std::move(*read);
+  }
   llm::add_tags(tags, m_defaults.tags);
   if (auto problem = decode_value(cells, entry.value)) {
     return fail(std::move(*problem));
