@@ -138,6 +138,13 @@ class Errors(IntegrationTest):
         self.assertEqual(result.code, EXIT_USAGE, result.describe())
         self.assertIn("cannot write folder: Is a directory", result.stderr)
 
+    def test_json_gives_the_summary_of_a_file_and_standard_output_holds_only_entries(self):
+        self.start_daemon()
+        self.cli("set", "k", "v", "--ttl", "never")
+        self.assertEqual(self.cli_json("export", "out.jsonl"), {"file": "out.jsonl", "format": "jsonl", "entries": 1})
+        self.assertEqual(self.cli("export", "--json").stdout, b"key,layer,ttl,tags,deps,meta,encoding,value\n"
+                                                               b"k,kv,never,,,,,v\n")
+
     def test_an_unknown_format_is_refused(self):
         result = self.run_cli("export", "--format", "xml")
         self.assertEqual(result.code, EXIT_USAGE, result.describe())
