@@ -8,7 +8,6 @@
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
-#include <map>
 #include <memory>
 #include <set>
 #include <vector>

@@ -202,7 +202,7 @@ run_status(Globals& globals)
 }
 
 std::string
-print_reload_value(const Json& value)
+reload_value_text(const Json& value)
 {
   const auto text = value.get<std::string>();
   return text.empty() ? "(none)" : text;
@@ -249,8 +249,8 @@ run_reload(Globals& globals)
     if (!live) {
       restart.push_back(key);
     }
-    const auto before = print_reload_value(change["before"]);
-    const auto after = print_reload_value(change["after"]);
+    const auto before = reload_value_text(change["before"]);
+    const auto after = reload_value_text(change["after"]);
     output::print_line(fmt::format("  {}: {}{}", key, before == after ? "changed" : before + " -> " + after,
                                    live ? "" : " (needs a restart)"));
   }
