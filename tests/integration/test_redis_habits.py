@@ -6,7 +6,8 @@ import time
 import unittest
 
 import harness
-from harness import EXIT_MISS, EXIT_OK, EXIT_USAGE, IntegrationTest, now_ms, wait_for
+from harness import EXIT_MISS, EXIT_OK, EXIT_USAGE, IntegrationTest, wait_for
+from redis_harness import TierTest
 
 
 class WithDaemon(IntegrationTest):
@@ -248,6 +249,30 @@ class StatsReset(WithDaemon):
         self.cli("stats", "--reset", "--all-tenants")
         self.assertEqual(self.cli_json("--tenant", "other", "stats")["totals"]["sets"], 0)
         self.assertEqual(self.cli_json("--tenant", "other", "stats")["totals"]["entries"], 1)
+
+
+class SharedTierExpiry(TierTest):
+    """A new TTL reaches Redis and the other daemons' copies."""
+
+    def test_expire_and_persist_on_one_daemon_reach_another(self):
+        a, b = self.start_node("a"), self.start_node("b")
+        value = f"doc {self.prefix}"
+        a.set("doc", value, ttl_ms=0, tags=["t"])
+        self.wait_in_redis(value)
+        hit, got = b.get("doc")
+        self.assertEqual((hit.get("tier"), hit["expires_ms"], got), ("L2", None, value.encode()))
+        self.assertIsNotNone(b.inspect("doc"), "b holds a copy, without expiry")
+
+        header, _ = a.call("expire", {"key": "doc", "ttl_ms": 600_000})
+        self.assertEqual((header["found"], header["ttl_ms"]), (True, 600_000))
+        # b drops its copy once Redis has the entry with its TTL, and reads it again.
+        wait_for(lambda: b.get("doc")[0].get("expires_ms") is not None, message="b to see the new TTL")
+        copy = b.inspect("doc")
+        self.assertTrue(0 < copy["ttl_ms"] <= 600_000, copy)
+        self.assertEqual((copy["tags"], b.get("doc")[1]), (["t"], value.encode()), "the entry is otherwise the same")
+
+        a.call("expire", {"key": "doc", "ttl_ms": 0})
+        wait_for(lambda: b.get("doc")[0].get("expires_ms") is None, message="b to see the expiry removed")
 
 
 if __name__ == "__main__":
