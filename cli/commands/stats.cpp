@@ -81,8 +81,9 @@ internal_op(std::string_view name)
 std::string
 server_line(const Json& server)
 {
+  // Two lines: with a long uptime and large counts one would pass 80 columns.
   return fmt::format(
-    "omnicached {}, pid {}, up {}, {} ({} accepted), {}\n", server.value("version", "?"), server.value("pid", 0),
+    "omnicached {}, pid {}, up {}\n{} ({} accepted), {}\n", server.value("version", "?"), server.value("pid", 0),
     protocol::format_duration_ms(std::max<std::int64_t>(1, server.value("uptime_s", std::int64_t{0})) * 1000),
     output::counted(server.value("connections", std::uint64_t{0}), "connection"),
     server.value("connections_total", std::uint64_t{0}),

@@ -393,7 +393,7 @@ class Stats(WithDaemon):
             if not line.startswith("database "):  # the path is as long as it is
                 self.assertLessEqual(len(line), 80, line)
         # Counts agree with their nouns: this command's is the one connection.
-        self.assertRegex(text.splitlines()[0], r", 1 connection \(\d+ accepted\), \d+ requests$")
+        self.assertRegex(text.splitlines()[1], r"^1 connection \(\d+ accepted\), \d+ requests$")
         self.assertRegex(text, r"(?m)^kv\s+3\s+8\.8 KiB\s+")
         self.assertNotRegex(text, r"\d{4,} us", "microseconds past 999 read as ms or s")
         for line in text.splitlines():
