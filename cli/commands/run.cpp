@@ -301,10 +301,10 @@ run_run(Globals& globals, const RunOptions& options)
   const auto& settings = globals.config().settings();
   const auto files = hash_files(options.files);
   auto input = take_stdin(mode);
-  if (!input && options.print_key) {
-    throw CliError(k_exit_usage, fmt::format("cannot spool standard input: {}", std::strerror(errno)));
-  }
   if (options.print_key) {
+    if (!input) {
+      throw CliError(k_exit_usage, fmt::format("cannot spool standard input: {}", std::strerror(errno)));
+    }
     return print_key(options, *input, files);
   }
   if (!input) {
