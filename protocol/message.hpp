@@ -26,6 +26,7 @@ inline constexpr std::int64_t k_max_ttl_ms = (std::int64_t{1} << 53) - 1;
 // Capability names a server announces in its hello reply.
 inline constexpr std::string_view k_capabilities[] = {
   "kv", "tags", "ttl", "layers", "tenants", "pipelining", "stats", "keys-cursor", "deps", "leases", "mset", "meta", "semantic",
+  "mget", "expire", "conditional-set", "stats-reset",
 };
 
 struct Request
