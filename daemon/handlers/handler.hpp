@@ -194,6 +194,7 @@ void handle_get_tiered(Context&, const protocol::Request&, Completion);
 protocol::Reply handle_exists(Context&, const protocol::Request&);
 protocol::Reply handle_inspect(Context&, const protocol::Request&);
 protocol::Reply handle_keys(Context&, const protocol::Request&);
+protocol::Reply handle_export(Context&, const protocol::Request&);
 protocol::Reply handle_stats(Context&, const protocol::Request&);
 protocol::Reply handle_shutdown(Context&, const protocol::Request&);
 void handle_reload(Context&, const protocol::Request&, Completion);

@@ -14,6 +14,7 @@ constexpr std::array k_ops{
   OpSpec{"exists",     OpKind::read,    handle_exists,   nullptr,           "whether a key is live"},
   OpSpec{"inspect",    OpKind::read,    handle_inspect,  nullptr,           "an entry's metadata"},
   OpSpec{"keys",       OpKind::read,    handle_keys,     nullptr,           "live keys by glob, tag and layer, a page at a time"},
+  OpSpec{"export",     OpKind::read,    handle_export,   nullptr,           "whole live entries by glob, tag and layer, a page at a time"},
   OpSpec{"stats",      OpKind::read,    handle_stats,    nullptr,           "counters, sizes and latencies"},
   OpSpec{"set",        OpKind::write,   nullptr,         handle_set,        "store a value with TTL, layer and tags"},
   OpSpec{"del",        OpKind::write,   nullptr,         handle_del,        "remove keys"},
