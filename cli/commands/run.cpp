@@ -216,11 +216,41 @@ not_storable(const ChildResult& result, const RunOptions& options, std::uint64_t
   return {};
 }
 
+// The command line as `keys -l` and `inspect` show it: bounded, since an
+// argument may be a whole document, and in valid UTF-8, as the header must be.
+Json
+recorded_argv(const std::vector<std::string>& argv)
+{
+  constexpr std::size_t k_recorded_argv_bytes = 1024;
+  Json out = Json::array();
+  std::size_t used = 0;
+  for (const auto& arg : argv) {
+    if (used >= k_recorded_argv_bytes) {
+      out.push_back("...");
+      break;
+    }
+    std::string word = arg.substr(0, k_recorded_argv_bytes - used);
+    // Cut at a character's start, not inside one.
+    if (word.size() < arg.size()) {
+      while (!word.empty() && (static_cast<unsigned char>(arg[word.size()]) & 0xC0) == 0x80) {
+        word.pop_back();
+      }
+      word += "...";
+    }
+    used += word.size();
+    out.push_back(std::move(word));
+  }
+  return Json::parse(out.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
 void
 store(Globals& globals, Channel& channel, const RunOptions& options, const std::string& key,
       const std::string& context, Json deps, const ChildResult& result, const Fd& out, const Fd& err)
 {
-  Json meta{{"command", options.argv[0]}, {"exit_status", result.status}, {"stderr_bytes", result.stderr_bytes}};
+  Json meta{{"command", recorded_argv({options.argv[0]})[0]},
+            {"argv", recorded_argv(options.argv)},
+            {"exit_status", result.status},
+            {"stderr_bytes", result.stderr_bytes}};
   Json fields = options.semantic_text.empty() ? Json{{"key", key}, {"layer", "run"}}
                                               : question_fields(options, key, context);
   fields.update({{"tags", options.tags}, {"deps", std::move(deps)}, {"meta", std::move(meta)}});

@@ -235,13 +235,14 @@ print_summary(const Globals& globals, const WarmOptions& options, std::string_vi
   } else if (globals.quiet) {
     return;
   } else if (options.dry_run) {
-    output::print_line(fmt::format("{}: {} rows: {} would be imported (unless already cached), {} would run --exec, "
+    output::print_line(fmt::format("{}: {}: {} would be imported (unless already cached), {} would run --exec, "
                                    "{} failed (dry run: nothing was sent) {}",
-                                   file, tally.rows, pass.valid, pass.to_compute.size(), tally.failed, pace.text()));
+                                   file, output::counted(tally.rows, "row"), pass.valid, pass.to_compute.size(), tally.failed, pace.text()));
   } else {
-    output::print_line(fmt::format("{}: {} rows: {} imported, {} skipped (already cached), {} failed{} {}", file,
-                                   tally.rows, tally.imported, tally.skipped, tally.failed,
-                                   options.exec.empty() ? "" : fmt::format(", --exec ran {} times", tally.executed),
+    output::print_line(fmt::format("{}: {}: {} imported, {} skipped (already cached), {} failed{} {}", file,
+                                   output::counted(tally.rows, "row"), tally.imported, tally.skipped, tally.failed,
+                                   options.exec.empty() ? ""
+                                                        : fmt::format(", --exec ran {}", output::counted(tally.executed, "time")),
                                    pace.text()));
   }
 }
@@ -291,8 +292,8 @@ run_warm(Globals& globals, const WarmOptions& options)
     }
     report->end_progress();
     const auto tally = report->tally();
-    throw CliError(e.exit_code(), fmt::format("{} (stopped after {} rows: {} imported, {} skipped, {} failed)",
-                                              e.what(), tally.rows, tally.imported, tally.skipped, tally.failed));
+    throw CliError(e.exit_code(), fmt::format("{} (stopped after {}: {} imported, {} skipped, {} failed)",
+                                              e.what(), output::counted(tally.rows, "row"), tally.imported, tally.skipped, tally.failed));
   }
   print_summary(globals, options, file, format, pass, *report, pace_since(started, report->tally().rows));
   return report->tally().failed == 0 ? k_exit_ok : k_exit_usage;

@@ -1,5 +1,6 @@
 #include "cli/warm/report.hpp"
 
+#include "cli/output.hpp"
 #include "protocol/units.hpp"
 
 #include <fmt/core.h>
@@ -70,8 +71,9 @@ Report::progress(std::uint64_t bytes_read, std::uint64_t total_bytes)
   m_next_draw = now + k_redraw_interval;
   const double done = std::min(1.0, static_cast<double>(bytes_read) / static_cast<double>(total_bytes));
   const auto filled = static_cast<std::size_t>(done * k_bar_width);
-  fmt::print(stderr, "\r[{:#<{}}{:-<{}}] {:3.0f}%  {} of {}  {} rows\x1b[K", "", filled, "", k_bar_width - filled,
-             done * 100, protocol::format_size(bytes_read), protocol::format_size(total_bytes), m_tally.rows);
+  fmt::print(stderr, "\r[{:#<{}}{:-<{}}] {:3.0f}%  {} of {}  {}\x1b[K", "", filled, "", k_bar_width - filled,
+             done * 100, protocol::format_size(bytes_read), protocol::format_size(total_bytes),
+             output::counted(m_tally.rows, "row"));
   std::fflush(stderr);
   m_bar_drawn = true;
 }

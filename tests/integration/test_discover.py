@@ -53,7 +53,7 @@ class LongListing(WithDaemon):
         self.assertEqual(by_key[response][1], f"gpt-4o: {PROMPT}")
         layer, size, ttl, hits = by_key[run][0]
         self.assertEqual((layer, hits), ("run", "0"))
-        self.assertRegex(by_key[run][1], r"^echo\b")
+        self.assertEqual(by_key[run][1], "echo hello world")
         # Aligned: every key starts in the same column.
         starts = {line.index(key) for key, (_, _, line) in by_key.items()}
         self.assertEqual(len(starts), 1, lines)
@@ -82,6 +82,16 @@ class LongListing(WithDaemon):
         self.assertEqual(entries[response]["question"], PROMPT)
         self.assertEqual(entries[response]["meta"]["model"], "gpt-4o")
         self.assertEqual(entries[run]["meta"]["command"], "echo")
+        self.assertEqual(entries[run]["meta"]["argv"], ["echo", "hello", "world"])
+
+    def test_a_run_records_a_bounded_command_line(self):
+        # An argument may be a whole document: the entry keeps its first KiB.
+        self.cli("run", "--", "true", "é" * 3000, "next")
+        argv = self.cli_json("keys", "-l", "--layer", "run")["entries"][0]["meta"]["argv"]
+        self.assertEqual(argv[0], "true")
+        self.assertTrue(argv[1].startswith("é" * 100) and argv[1].endswith("..."), argv[1][-20:])
+        self.assertEqual(argv[-1], "...")
+        self.assertLessEqual(sum(len(word.encode()) for word in argv), 1024 + 6)
 
     def test_a_long_listing_is_one_request_per_page_not_one_per_key(self):
         self.store_three_kinds()
@@ -100,7 +110,7 @@ class LongListing(WithDaemon):
         self.assertEqual(shown.get("prompt"), PROMPT)
         self.assertEqual(shown.get("model"), "gpt-4o")
         text = self.cli("inspect", run).text
-        self.assertRegex(text, r"(?m)^command: +echo\b")
+        self.assertRegex(text, r"(?m)^command: +echo hello world$")
         self.assertEqual(self.cli_json("inspect", response)["entry"]["question"], PROMPT)
 
     def test_inspect_of_a_missing_key_says_not_found_on_stderr(self):

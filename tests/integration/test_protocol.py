@@ -295,7 +295,7 @@ class BadInput(IntegrationTest):
     def test_replies_before_a_bad_frame_are_still_sent(self):
         sock = self.raw_socket()
         sock.sendall(frame({"op": "set", "id": 1, "key": "first"}, b"1") + raw_frame(b"x"))
-        self.assertEqual(read_reply(sock)[0], {"id": 1, "ok": True, "replaced": False, "ttl_ms": None})
+        self.assertEqual(read_reply(sock)[0], {"id": 1, "ok": True, "replaced": False, "stored": True, "ttl_ms": None})
         self.assertEqual(read_reply(sock)[0]["error"]["code"], "BAD_FRAME")
         self.assertTrue(closed_by_peer(sock))
         self.assertEqual(self.client().call("get", {"key": "first"})[1], b"1", "the good request was kept")

@@ -213,6 +213,10 @@ class Csv(WithDaemon):
         self.assertIn(b"%", seen, "a bar on a terminal")
         self.assertIn(b"120000 rows", out)
 
+    def test_a_summary_of_one_row_says_row(self):
+        path = self.write("one.csv", "key,value\nk1,v1\n")
+        self.assertRegex(self.cli("warm", path).text, r"^one\.csv: 1 row: 1 imported, ")
+
     def test_every_summary_ends_with_the_time_taken_and_rows_per_second(self):
         name = self.write("pace.csv", "key,value\n" + "".join(f"pace:{i},v\n" for i in range(50)))
         report, _ = self.warm(name)
