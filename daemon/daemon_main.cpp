@@ -51,7 +51,8 @@ define(CLI::App& app, Options& options)
   app.add_flag("--check-config", options.check_config, "Check the configuration, print it, and exit");
   app.set_version_flag("-V,--version", fmt::format("omnicached {}", k_version));
   app.footer("Exit codes: 0 stopped cleanly, 1 could not start or failed (a database it cannot use among them:\n"
-             "the message names the file; `omnicache doctor` checks it), 2 bad flags or configuration.\n"
+             "the message names the file; `omnicache doctor` checks it), 2 bad flags or configuration,\n"
+             "75 a background start found another daemon holding the lock (the command waits and retries).\n"
              "Signals: SIGTERM/SIGINT finish requests in flight and stop; SIGHUP reloads the configuration.\n"
              "systemd: it serves a listening socket passed by socket activation (LISTEN_FDS, omnicached.socket)\n"
              "instead of daemon.socket, exits after daemon.idle_timeout to be started again by the next\n"
