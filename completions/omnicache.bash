@@ -9,14 +9,14 @@ __omnicache_spec()
 {
   case "$1" in
   '')
-    __omnicache_subcommands='set get exists del inspect keys run response embedding retrieval context semantic invalidate event warm flush stats config ping daemon doctor completion'
+    __omnicache_subcommands='set get exists mget ttl expire persist touch del inspect keys run response embedding retrieval context semantic invalidate event warm export flush stats config ping daemon doctor completion help'
     __omnicache_options='-h --help -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose -V --version'
     __omnicache_valued='-s --socket -c --config -T --tenant'
     __omnicache_positionals=0 __omnicache_rest=0
     ;;
   'set')
     __omnicache_subcommands=''
-    __omnicache_options='-h --help --ttl -t --tag --layer --dep -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_options='-h --help --ttl -t --tag --layer --dep --nx --xx -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
     __omnicache_valued='--ttl -t --tag --layer --dep -s --socket -c --config -T --tenant'
     __omnicache_positionals=2 __omnicache_rest=0
     ;;
@@ -32,6 +32,36 @@ __omnicache_spec()
     __omnicache_valued='-s --socket -c --config -T --tenant'
     __omnicache_positionals=1 __omnicache_rest=0
     ;;
+  'mget')
+    __omnicache_subcommands=''
+    __omnicache_options='-h --help --layer -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_valued='--layer -s --socket -c --config -T --tenant'
+    __omnicache_positionals=1 __omnicache_rest=1
+    ;;
+  'ttl')
+    __omnicache_subcommands=''
+    __omnicache_options='-h --help --ms -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_valued='-s --socket -c --config -T --tenant'
+    __omnicache_positionals=1 __omnicache_rest=0
+    ;;
+  'expire')
+    __omnicache_subcommands=''
+    __omnicache_options='-h --help -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_valued='-s --socket -c --config -T --tenant'
+    __omnicache_positionals=2 __omnicache_rest=0
+    ;;
+  'persist')
+    __omnicache_subcommands=''
+    __omnicache_options='-h --help -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_valued='-s --socket -c --config -T --tenant'
+    __omnicache_positionals=1 __omnicache_rest=0
+    ;;
+  'touch')
+    __omnicache_subcommands=''
+    __omnicache_options='-h --help -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_valued='-s --socket -c --config -T --tenant'
+    __omnicache_positionals=1 __omnicache_rest=1
+    ;;
   'del')
     __omnicache_subcommands=''
     __omnicache_options='-h --help -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
@@ -46,13 +76,13 @@ __omnicache_spec()
     ;;
   'keys')
     __omnicache_subcommands=''
-    __omnicache_options='-h --help -t --tag --layer -n --limit -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_options='-h --help -t --tag --layer -n --limit -l --long -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
     __omnicache_valued='-t --tag --layer -n --limit -s --socket -c --config -T --tenant'
     __omnicache_positionals=1 __omnicache_rest=0
     ;;
   'run')
     __omnicache_subcommands=''
-    __omnicache_options='-h --help --ttl -t --tag --dep --file --env --key-extra --max-output --semantic-text --threshold --refresh --no-store --cache-failures --cache-stderr --status -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_options='-h --help --ttl -t --tag --dep --file --env --key-extra --max-output --semantic-text --threshold --refresh --no-store --cache-failures --cache-stderr --status --no-stdin --stdin --print-key -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
     __omnicache_valued='--ttl -t --tag --dep --file --env --key-extra --max-output --semantic-text --threshold -s --socket -c --config -T --tenant'
     __omnicache_positionals=1 __omnicache_rest=1
     ;;
@@ -184,8 +214,8 @@ __omnicache_spec()
     ;;
   'invalidate')
     __omnicache_subcommands=''
-    __omnicache_options='-h --help -p --pattern --layer --model --session --retriever --dep --new-hash -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
-    __omnicache_valued='-p --pattern --layer --model --session --retriever --dep --new-hash -s --socket -c --config -T --tenant'
+    __omnicache_options='-h --help -t --tag -p --pattern --layer --model --session --retriever --dep --new-hash -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_valued='-t --tag -p --pattern --layer --model --session --retriever --dep --new-hash -s --socket -c --config -T --tenant'
     __omnicache_positionals=1 __omnicache_rest=1
     ;;
   'event')
@@ -196,8 +226,14 @@ __omnicache_spec()
     ;;
   'warm')
     __omnicache_subcommands=''
-    __omnicache_options='-h --help --format --layer --model --ttl -t --tag --exec -j --jobs --overwrite --ignore-unknown --dry-run -s --socket -c --config -T --tenant --json -q --quiet -v --verbose'
-    __omnicache_valued='--format --layer --model --ttl -t --tag --exec -j --jobs -s --socket -c --config -T --tenant'
+    __omnicache_options='-h --help --format --layer --model --ttl -t --tag --exec --jobs --overwrite --ignore-unknown --dry-run -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_valued='--format --layer --model --ttl -t --tag --exec --jobs -s --socket -c --config -T --tenant'
+    __omnicache_positionals=1 __omnicache_rest=0
+    ;;
+  'export')
+    __omnicache_subcommands=''
+    __omnicache_options='-h --help --format --layer -t --tag --pattern -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_valued='--format --layer -t --tag --pattern -s --socket -c --config -T --tenant'
     __omnicache_positionals=1 __omnicache_rest=0
     ;;
   'flush')
@@ -208,7 +244,7 @@ __omnicache_spec()
     ;;
   'stats')
     __omnicache_subcommands=''
-    __omnicache_options='-h --help --all-tenants -w --watch -i --interval -n --count -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_options='-h --help --all-tenants -z --reset -w --watch -i --interval -n --count -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
     __omnicache_valued='-i --interval -n --count -s --socket -c --config -T --tenant'
     __omnicache_positionals=0 __omnicache_rest=0
     ;;
@@ -220,7 +256,7 @@ __omnicache_spec()
     ;;
   'config show')
     __omnicache_subcommands=''
-    __omnicache_options='-h --help -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_options='-h --help --daemon -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
     __omnicache_valued='-s --socket -c --config -T --tenant'
     __omnicache_positionals=0 __omnicache_rest=0
     ;;
@@ -237,7 +273,7 @@ __omnicache_spec()
     __omnicache_positionals=0 __omnicache_rest=0
     ;;
   'daemon')
-    __omnicache_subcommands='start stop status'
+    __omnicache_subcommands='start stop status reload restart'
     __omnicache_options='-h --help -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
     __omnicache_valued='-s --socket -c --config -T --tenant'
     __omnicache_positionals=0 __omnicache_rest=0
@@ -260,6 +296,18 @@ __omnicache_spec()
     __omnicache_valued='-s --socket -c --config -T --tenant'
     __omnicache_positionals=0 __omnicache_rest=0
     ;;
+  'daemon reload')
+    __omnicache_subcommands=''
+    __omnicache_options='-h --help -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_valued='-s --socket -c --config -T --tenant'
+    __omnicache_positionals=0 __omnicache_rest=0
+    ;;
+  'daemon restart')
+    __omnicache_subcommands=''
+    __omnicache_options='-h --help -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_valued='-s --socket -c --config -T --tenant'
+    __omnicache_positionals=0 __omnicache_rest=0
+    ;;
   'doctor')
     __omnicache_subcommands=''
     __omnicache_options='-h --help -d --database --move-aside --force -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
@@ -271,6 +319,12 @@ __omnicache_spec()
     __omnicache_options='-h --help -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
     __omnicache_valued='-s --socket -c --config -T --tenant'
     __omnicache_positionals=1 __omnicache_rest=0
+    ;;
+  'help')
+    __omnicache_subcommands=''
+    __omnicache_options='-h --help -s --socket -c --config -T --tenant -j --json -q --quiet -v --verbose'
+    __omnicache_valued='-s --socket -c --config -T --tenant'
+    __omnicache_positionals=1 __omnicache_rest=1
     ;;
   esac
 }
@@ -289,6 +343,17 @@ __omnicache_values()
   'get:-c' | 'get:--config') __omnicache_files "$3" ;;
   'exists:-s' | 'exists:--socket') __omnicache_files "$3" ;;
   'exists:-c' | 'exists:--config') __omnicache_files "$3" ;;
+  'mget:--layer') __omnicache_words 'kv response embedding retrieval context semantic run' "$3" ;;
+  'mget:-s' | 'mget:--socket') __omnicache_files "$3" ;;
+  'mget:-c' | 'mget:--config') __omnicache_files "$3" ;;
+  'ttl:-s' | 'ttl:--socket') __omnicache_files "$3" ;;
+  'ttl:-c' | 'ttl:--config') __omnicache_files "$3" ;;
+  'expire:-s' | 'expire:--socket') __omnicache_files "$3" ;;
+  'expire:-c' | 'expire:--config') __omnicache_files "$3" ;;
+  'persist:-s' | 'persist:--socket') __omnicache_files "$3" ;;
+  'persist:-c' | 'persist:--config') __omnicache_files "$3" ;;
+  'touch:-s' | 'touch:--socket') __omnicache_files "$3" ;;
+  'touch:-c' | 'touch:--config') __omnicache_files "$3" ;;
   'del:-s' | 'del:--socket') __omnicache_files "$3" ;;
   'del:-c' | 'del:--config') __omnicache_files "$3" ;;
   'inspect:-s' | 'inspect:--socket') __omnicache_files "$3" ;;
@@ -357,6 +422,11 @@ __omnicache_values()
   'warm:-s' | 'warm:--socket') __omnicache_files "$3" ;;
   'warm:-c' | 'warm:--config') __omnicache_files "$3" ;;
   'warm:#0') __omnicache_files "$3" ;;
+  'export:--format') __omnicache_words 'csv jsonl' "$3" ;;
+  'export:--layer') __omnicache_words 'kv response embedding retrieval context semantic run' "$3" ;;
+  'export:-s' | 'export:--socket') __omnicache_files "$3" ;;
+  'export:-c' | 'export:--config') __omnicache_files "$3" ;;
+  'export:#0') __omnicache_files "$3" ;;
   'flush:-s' | 'flush:--socket') __omnicache_files "$3" ;;
   'flush:-c' | 'flush:--config') __omnicache_files "$3" ;;
   'stats:-s' | 'stats:--socket') __omnicache_files "$3" ;;
@@ -377,12 +447,18 @@ __omnicache_values()
   'daemon stop:-c' | 'daemon stop:--config') __omnicache_files "$3" ;;
   'daemon status:-s' | 'daemon status:--socket') __omnicache_files "$3" ;;
   'daemon status:-c' | 'daemon status:--config') __omnicache_files "$3" ;;
+  'daemon reload:-s' | 'daemon reload:--socket') __omnicache_files "$3" ;;
+  'daemon reload:-c' | 'daemon reload:--config') __omnicache_files "$3" ;;
+  'daemon restart:-s' | 'daemon restart:--socket') __omnicache_files "$3" ;;
+  'daemon restart:-c' | 'daemon restart:--config') __omnicache_files "$3" ;;
   'doctor:-d' | 'doctor:--database') __omnicache_files "$3" ;;
   'doctor:-s' | 'doctor:--socket') __omnicache_files "$3" ;;
   'doctor:-c' | 'doctor:--config') __omnicache_files "$3" ;;
   'completion:-s' | 'completion:--socket') __omnicache_files "$3" ;;
   'completion:-c' | 'completion:--config') __omnicache_files "$3" ;;
   'completion:#0') __omnicache_words 'bash fish zsh' "$3" ;;
+  'help:-s' | 'help:--socket') __omnicache_files "$3" ;;
+  'help:-c' | 'help:--config') __omnicache_files "$3" ;;
   esac
 }
 

@@ -6,7 +6,7 @@
 function __omnicache_subcommands
     switch $argv[1]
         case ''
-            printf '%s\n' set get exists del inspect keys run response embedding retrieval context semantic invalidate event warm flush stats config ping daemon doctor completion
+            printf '%s\n' set get exists mget ttl expire persist touch del inspect keys run response embedding retrieval context semantic invalidate event warm export flush stats config ping daemon doctor completion help
         case 'response'
             printf '%s\n' set get key
         case 'embedding'
@@ -20,7 +20,7 @@ function __omnicache_subcommands
         case 'config'
             printf '%s\n' show template
         case 'daemon'
-            printf '%s\n' start stop status
+            printf '%s\n' start stop status reload restart
     end
 end
 
@@ -34,6 +34,16 @@ function __omnicache_valued
         case 'get'
             printf '%s\n' --layer -s --socket -c --config -T --tenant
         case 'exists'
+            printf '%s\n' -s --socket -c --config -T --tenant
+        case 'mget'
+            printf '%s\n' --layer -s --socket -c --config -T --tenant
+        case 'ttl'
+            printf '%s\n' -s --socket -c --config -T --tenant
+        case 'expire'
+            printf '%s\n' -s --socket -c --config -T --tenant
+        case 'persist'
+            printf '%s\n' -s --socket -c --config -T --tenant
+        case 'touch'
             printf '%s\n' -s --socket -c --config -T --tenant
         case 'del'
             printf '%s\n' -s --socket -c --config -T --tenant
@@ -86,11 +96,13 @@ function __omnicache_valued
         case 'semantic reject'
             printf '%s\n' --query --vector-file -s --socket -c --config -T --tenant
         case 'invalidate'
-            printf '%s\n' -p --pattern --layer --model --session --retriever --dep --new-hash -s --socket -c --config -T --tenant
+            printf '%s\n' -t --tag -p --pattern --layer --model --session --retriever --dep --new-hash -s --socket -c --config -T --tenant
         case 'event'
             printf '%s\n' -s --socket -c --config -T --tenant
         case 'warm'
-            printf '%s\n' --format --layer --model --ttl -t --tag --exec -j --jobs -s --socket -c --config -T --tenant
+            printf '%s\n' --format --layer --model --ttl -t --tag --exec --jobs -s --socket -c --config -T --tenant
+        case 'export'
+            printf '%s\n' --format --layer -t --tag --pattern -s --socket -c --config -T --tenant
         case 'flush'
             printf '%s\n' -s --socket -c --config -T --tenant
         case 'stats'
@@ -111,9 +123,15 @@ function __omnicache_valued
             printf '%s\n' -s --socket -c --config -T --tenant
         case 'daemon status'
             printf '%s\n' -s --socket -c --config -T --tenant
+        case 'daemon reload'
+            printf '%s\n' -s --socket -c --config -T --tenant
+        case 'daemon restart'
+            printf '%s\n' -s --socket -c --config -T --tenant
         case 'doctor'
             printf '%s\n' -d --database -s --socket -c --config -T --tenant
         case 'completion'
+            printf '%s\n' -s --socket -c --config -T --tenant
+        case 'help'
             printf '%s\n' -s --socket -c --config -T --tenant
     end
 end
@@ -159,8 +177,13 @@ complete -c omnicache -f
 complete -c omnicache -n '__omnicache_at ""' -a set -d 'Store a value under a key (the value from stdin when omitted or -)'
 complete -c omnicache -n '__omnicache_at ""' -a get -d 'Print a key\'s value exactly as stored; exit 1 on a miss'
 complete -c omnicache -n '__omnicache_at ""' -a exists -d 'Exit 0 when the key holds a live entry, 1 when not'
+complete -c omnicache -n '__omnicache_at ""' -a mget -d 'Print the values of several keys in one round trip, one line each; exit 1 if any is missing'
+complete -c omnicache -n '__omnicache_at ""' -a ttl -d 'Print the seconds an entry has left: -1 if it never expires, -2 (exit 1) if missing'
+complete -c omnicache -n '__omnicache_at ""' -a expire -d 'Give a live entry a new TTL, counted from now; exit 1 if missing'
+complete -c omnicache -n '__omnicache_at ""' -a persist -d 'Make a live entry never expire; exit 1 if missing'
+complete -c omnicache -n '__omnicache_at ""' -a touch -d 'Mark entries as used now without reading them; print how many exist (exit 0 even if none)'
 complete -c omnicache -n '__omnicache_at ""' -a del -d 'Remove keys; print how many were removed'
-complete -c omnicache -n '__omnicache_at ""' -a inspect -d 'Show an entry\'s layer, sizes, times, hits, tags and dependencies; exit 1 if absent'
+complete -c omnicache -n '__omnicache_at ""' -a inspect -d 'Show an entry\'s layer, sizes, times, hits, tags, dependencies and what made it; exit 1 if absent'
 complete -c omnicache -n '__omnicache_at ""' -a keys -d 'List live keys in key order, by glob pattern, tag and layer'
 complete -c omnicache -n '__omnicache_at ""' -a run -d 'Run a command, or replay its cached output (ccache for LLM calls)'
 complete -c omnicache -n '__omnicache_at ""' -a response -d 'LLM answers keyed by model, messages and parameters'
@@ -171,6 +194,7 @@ complete -c omnicache -n '__omnicache_at ""' -a semantic -d 'Answers found by me
 complete -c omnicache -n '__omnicache_at ""' -a invalidate -d 'Remove entries by tag, dependency, model, session, retriever, key pattern or layer'
 complete -c omnicache -n '__omnicache_at ""' -a event -d 'Apply the config\'s [rules.NAME]: remove what the event makes stale'
 complete -c omnicache -n '__omnicache_at ""' -a warm -d 'Import a CSV or JSON Lines file of keys or prompts and their values'
+complete -c omnicache -n '__omnicache_at ""' -a export -d 'Write entries to a CSV or JSON Lines file that warm reads back'
 complete -c omnicache -n '__omnicache_at ""' -a flush -d 'Remove every entry of this tenant; print how many'
 complete -c omnicache -n '__omnicache_at ""' -a stats -d 'Live counters: entries, bytes, hits, misses and latency per layer; tokens and cost saved per model'
 complete -c omnicache -n '__omnicache_at ""' -a config -d 'Configuration'
@@ -178,6 +202,7 @@ complete -c omnicache -n '__omnicache_at ""' -a ping -d 'Check the daemon answer
 complete -c omnicache -n '__omnicache_at ""' -a daemon -d 'Start, stop or check the daemon (it starts by itself when needed)'
 complete -c omnicache -n '__omnicache_at ""' -a doctor -d 'Check the database file without the daemon; move a damaged one aside'
 complete -c omnicache -n '__omnicache_at ""' -a completion -d 'Print the shell completion script for bash, zsh or fish'
+complete -c omnicache -n '__omnicache_at ""' -a help -d 'Show the help of omnicache, or of a command: help run, help response get'
 complete -c omnicache -n '__omnicache_at ""' -s h -l help -d 'Print this help message and exit'
 complete -c omnicache -n '__omnicache_at ""' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
 complete -c omnicache -n '__omnicache_at ""' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
@@ -193,6 +218,8 @@ complete -c omnicache -n '__omnicache_at "set"' -l ttl -x -d 'Time to live: seco
 complete -c omnicache -n '__omnicache_at "set"' -s t -l tag -x -d 'Tag the entry (repeat for several); invalidate removes by tag'
 complete -c omnicache -n '__omnicache_at "set"' -l layer -x -a 'kv response embedding retrieval context semantic run' -d 'Layer of the entry (default kv)'
 complete -c omnicache -n '__omnicache_at "set"' -l dep -x -d 'Record a dependency: invalidate --dep NAME removes the entry (repeat for several)'
+complete -c omnicache -n '__omnicache_at "set"' -l nx -d 'Store only if the key holds no live entry; exit 1 ("not stored") if it does'
+complete -c omnicache -n '__omnicache_at "set"' -l xx -d 'Store only if the key holds a live entry; exit 1 ("not stored") if it does not'
 complete -c omnicache -n '__omnicache_at "set"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
 complete -c omnicache -n '__omnicache_at "set"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
 complete -c omnicache -n '__omnicache_at "set"' -s T -l tenant -x -d 'Tenant to work in (env OMNICACHE_TENANT; default "default")'
@@ -220,6 +247,53 @@ complete -c omnicache -n '__omnicache_at "exists"' -s j -l json -d 'Machine-read
 complete -c omnicache -n '__omnicache_at "exists"' -s q -l quiet -d 'Print only values and errors'
 complete -c omnicache -n '__omnicache_at "exists"' -s v -l verbose -d 'Say more on stderr'
 
+# omnicache mget
+complete -c omnicache -n '__omnicache_at "mget"' -s h -l help -d 'Print this help message and exit'
+complete -c omnicache -n '__omnicache_at "mget"' -l layer -x -a 'kv response embedding retrieval context semantic run' -d 'Only entries of this layer count as hits'
+complete -c omnicache -n '__omnicache_at "mget"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
+complete -c omnicache -n '__omnicache_at "mget"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
+complete -c omnicache -n '__omnicache_at "mget"' -s T -l tenant -x -d 'Tenant to work in (env OMNICACHE_TENANT; default "default")'
+complete -c omnicache -n '__omnicache_at "mget"' -s j -l json -d 'Machine-readable output with stable snake_case keys'
+complete -c omnicache -n '__omnicache_at "mget"' -s q -l quiet -d 'Print only values and errors'
+complete -c omnicache -n '__omnicache_at "mget"' -s v -l verbose -d 'Say more on stderr'
+
+# omnicache ttl
+complete -c omnicache -n '__omnicache_at "ttl"' -s h -l help -d 'Print this help message and exit'
+complete -c omnicache -n '__omnicache_at "ttl"' -l ms -d 'Print milliseconds instead of seconds (as redis PTTL)'
+complete -c omnicache -n '__omnicache_at "ttl"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
+complete -c omnicache -n '__omnicache_at "ttl"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
+complete -c omnicache -n '__omnicache_at "ttl"' -s T -l tenant -x -d 'Tenant to work in (env OMNICACHE_TENANT; default "default")'
+complete -c omnicache -n '__omnicache_at "ttl"' -s j -l json -d 'Machine-readable output with stable snake_case keys'
+complete -c omnicache -n '__omnicache_at "ttl"' -s q -l quiet -d 'Print only values and errors'
+complete -c omnicache -n '__omnicache_at "ttl"' -s v -l verbose -d 'Say more on stderr'
+
+# omnicache expire
+complete -c omnicache -n '__omnicache_at "expire"' -s h -l help -d 'Print this help message and exit'
+complete -c omnicache -n '__omnicache_at "expire"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
+complete -c omnicache -n '__omnicache_at "expire"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
+complete -c omnicache -n '__omnicache_at "expire"' -s T -l tenant -x -d 'Tenant to work in (env OMNICACHE_TENANT; default "default")'
+complete -c omnicache -n '__omnicache_at "expire"' -s j -l json -d 'Machine-readable output with stable snake_case keys'
+complete -c omnicache -n '__omnicache_at "expire"' -s q -l quiet -d 'Print only values and errors'
+complete -c omnicache -n '__omnicache_at "expire"' -s v -l verbose -d 'Say more on stderr'
+
+# omnicache persist
+complete -c omnicache -n '__omnicache_at "persist"' -s h -l help -d 'Print this help message and exit'
+complete -c omnicache -n '__omnicache_at "persist"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
+complete -c omnicache -n '__omnicache_at "persist"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
+complete -c omnicache -n '__omnicache_at "persist"' -s T -l tenant -x -d 'Tenant to work in (env OMNICACHE_TENANT; default "default")'
+complete -c omnicache -n '__omnicache_at "persist"' -s j -l json -d 'Machine-readable output with stable snake_case keys'
+complete -c omnicache -n '__omnicache_at "persist"' -s q -l quiet -d 'Print only values and errors'
+complete -c omnicache -n '__omnicache_at "persist"' -s v -l verbose -d 'Say more on stderr'
+
+# omnicache touch
+complete -c omnicache -n '__omnicache_at "touch"' -s h -l help -d 'Print this help message and exit'
+complete -c omnicache -n '__omnicache_at "touch"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
+complete -c omnicache -n '__omnicache_at "touch"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
+complete -c omnicache -n '__omnicache_at "touch"' -s T -l tenant -x -d 'Tenant to work in (env OMNICACHE_TENANT; default "default")'
+complete -c omnicache -n '__omnicache_at "touch"' -s j -l json -d 'Machine-readable output with stable snake_case keys'
+complete -c omnicache -n '__omnicache_at "touch"' -s q -l quiet -d 'Print only values and errors'
+complete -c omnicache -n '__omnicache_at "touch"' -s v -l verbose -d 'Say more on stderr'
+
 # omnicache del
 complete -c omnicache -n '__omnicache_at "del"' -s h -l help -d 'Print this help message and exit'
 complete -c omnicache -n '__omnicache_at "del"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
@@ -243,6 +317,7 @@ complete -c omnicache -n '__omnicache_at "keys"' -s h -l help -d 'Print this hel
 complete -c omnicache -n '__omnicache_at "keys"' -s t -l tag -x -d 'Only keys carrying this tag (repeat: any of them)'
 complete -c omnicache -n '__omnicache_at "keys"' -l layer -x -a 'kv response embedding retrieval context semantic run' -d 'Only keys of this layer'
 complete -c omnicache -n '__omnicache_at "keys"' -s n -l limit -x -d 'List at most this many (default: all)'
+complete -c omnicache -n '__omnicache_at "keys"' -s l -l long -d 'A long listing: layer, size, TTL left, hits, key, and the prompt or command line'
 complete -c omnicache -n '__omnicache_at "keys"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
 complete -c omnicache -n '__omnicache_at "keys"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
 complete -c omnicache -n '__omnicache_at "keys"' -s T -l tenant -x -d 'Tenant to work in (env OMNICACHE_TENANT; default "default")'
@@ -266,6 +341,9 @@ complete -c omnicache -n '__omnicache_at "run"' -l no-store -d 'Look up, but on 
 complete -c omnicache -n '__omnicache_at "run"' -l cache-failures -d 'Store a non-zero exit too; a hit replays the status'
 complete -c omnicache -n '__omnicache_at "run"' -l cache-stderr -d 'Store standard error too; a hit replays it on stderr'
 complete -c omnicache -n '__omnicache_at "run"' -l status -d 'Print HIT KEY, MISS KEY or WAITED KEY on stderr'
+complete -c omnicache -n '__omnicache_at "run"' -l no-stdin -d 'Give the command /dev/null; standard input is neither read nor keyed (for loops; env OMNICACHE_RUN_STDIN=0)'
+complete -c omnicache -n '__omnicache_at "run"' -l stdin -d 'Read standard input into the key even from a terminal (env OMNICACHE_RUN_STDIN=1)'
+complete -c omnicache -n '__omnicache_at "run"' -l print-key -d 'Print the key this run would use and exit, without running the command or asking the daemon'
 complete -c omnicache -n '__omnicache_at "run"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
 complete -c omnicache -n '__omnicache_at "run"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
 complete -c omnicache -n '__omnicache_at "run"' -s T -l tenant -x -d 'Tenant to work in (env OMNICACHE_TENANT; default "default")'
@@ -287,10 +365,10 @@ complete -c omnicache -n '__omnicache_at "response"' -s v -l verbose -d 'Say mor
 
 # omnicache response set
 complete -c omnicache -n '__omnicache_at "response set"' -s h -l help -d 'Print this help message and exit'
-complete -c omnicache -n '__omnicache_at "response set"' -s m -l model -x -d 'Model name, as requests name it'
+complete -c omnicache -n '__omnicache_at "response set"' -s m -l model -x -d 'Model name, as requests name it (with a whole request in --messages, replaces its model)'
 complete -c omnicache -n '__omnicache_at "response set"' -s p -l prompt -x -d 'A single user message'
-complete -c omnicache -n '__omnicache_at "response set"' -l messages -r -F -d 'An OpenAI-style messages array (or request) in a file; - is stdin'
-complete -c omnicache -n '__omnicache_at "response set"' -l param -x -d 'A request parameter NAME=VALUE (temperature=0); repeat for several'
+complete -c omnicache -n '__omnicache_at "response set"' -l messages -r -F -d 'An OpenAI-style messages array, or a whole chat/messages/completions request body keyed as the proxy keys it, in a file; - is stdin'
+complete -c omnicache -n '__omnicache_at "response set"' -l param -x -d 'A request parameter NAME=VALUE (temperature=0); repeat for several; with a whole request, sets that member'
 complete -c omnicache -n '__omnicache_at "response set"' -l ttl -x -d 'Time to live: seconds, or 30s 10m 2h 7d; 0 or never = no expiry (default: the layer\'s ttl setting)'
 complete -c omnicache -n '__omnicache_at "response set"' -s t -l tag -x -d 'Tag the entry besides its default tags (repeat for several)'
 complete -c omnicache -n '__omnicache_at "response set"' -l dep -x -d 'Record a dependency: invalidate --dep NAME removes the entry (repeat for several)'
@@ -305,10 +383,10 @@ complete -c omnicache -n '__omnicache_at "response set"' -s v -l verbose -d 'Say
 
 # omnicache response get
 complete -c omnicache -n '__omnicache_at "response get"' -s h -l help -d 'Print this help message and exit'
-complete -c omnicache -n '__omnicache_at "response get"' -s m -l model -x -d 'Model name, as requests name it'
+complete -c omnicache -n '__omnicache_at "response get"' -s m -l model -x -d 'Model name, as requests name it (with a whole request in --messages, replaces its model)'
 complete -c omnicache -n '__omnicache_at "response get"' -s p -l prompt -x -d 'A single user message'
-complete -c omnicache -n '__omnicache_at "response get"' -l messages -r -F -d 'An OpenAI-style messages array (or request) in a file; - is stdin'
-complete -c omnicache -n '__omnicache_at "response get"' -l param -x -d 'A request parameter NAME=VALUE (temperature=0); repeat for several'
+complete -c omnicache -n '__omnicache_at "response get"' -l messages -r -F -d 'An OpenAI-style messages array, or a whole chat/messages/completions request body keyed as the proxy keys it, in a file; - is stdin'
+complete -c omnicache -n '__omnicache_at "response get"' -l param -x -d 'A request parameter NAME=VALUE (temperature=0); repeat for several; with a whole request, sets that member'
 complete -c omnicache -n '__omnicache_at "response get"' -l status -d 'Print HIT (HIT_L1 or HIT_L2 with a shared tier) or MISS and the key on stderr (also OMNICACHE_STATUS=1)'
 complete -c omnicache -n '__omnicache_at "response get"' -l semantic -d 'When no entry has the exact key, accept the answer to the same last question in other words (same model, earlier turns and parameters; see semantic)'
 complete -c omnicache -n '__omnicache_at "response get"' -l threshold -x -d 'Least similarity for a hit, 0 to 1 (inclusive)'
@@ -322,10 +400,10 @@ complete -c omnicache -n '__omnicache_at "response get"' -s v -l verbose -d 'Say
 
 # omnicache response key
 complete -c omnicache -n '__omnicache_at "response key"' -s h -l help -d 'Print this help message and exit'
-complete -c omnicache -n '__omnicache_at "response key"' -s m -l model -x -d 'Model name, as requests name it'
+complete -c omnicache -n '__omnicache_at "response key"' -s m -l model -x -d 'Model name, as requests name it (with a whole request in --messages, replaces its model)'
 complete -c omnicache -n '__omnicache_at "response key"' -s p -l prompt -x -d 'A single user message'
-complete -c omnicache -n '__omnicache_at "response key"' -l messages -r -F -d 'An OpenAI-style messages array (or request) in a file; - is stdin'
-complete -c omnicache -n '__omnicache_at "response key"' -l param -x -d 'A request parameter NAME=VALUE (temperature=0); repeat for several'
+complete -c omnicache -n '__omnicache_at "response key"' -l messages -r -F -d 'An OpenAI-style messages array, or a whole chat/messages/completions request body keyed as the proxy keys it, in a file; - is stdin'
+complete -c omnicache -n '__omnicache_at "response key"' -l param -x -d 'A request parameter NAME=VALUE (temperature=0); repeat for several; with a whole request, sets that member'
 complete -c omnicache -n '__omnicache_at "response key"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
 complete -c omnicache -n '__omnicache_at "response key"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
 complete -c omnicache -n '__omnicache_at "response key"' -s T -l tenant -x -d 'Tenant to work in (env OMNICACHE_TENANT; default "default")'
@@ -553,6 +631,7 @@ complete -c omnicache -n '__omnicache_at "semantic reject"' -s v -l verbose -d '
 
 # omnicache invalidate
 complete -c omnicache -n '__omnicache_at "invalidate"' -s h -l help -d 'Print this help message and exit'
+complete -c omnicache -n '__omnicache_at "invalidate"' -s t -l tag -x -d 'A tag, as the positional tags (repeat: any of them)'
 complete -c omnicache -n '__omnicache_at "invalidate"' -s p -l pattern -x -d 'Only keys matching this glob'
 complete -c omnicache -n '__omnicache_at "invalidate"' -l layer -x -a 'kv response embedding retrieval context semantic run' -d 'Only entries of this layer'
 complete -c omnicache -n '__omnicache_at "invalidate"' -l model -x -d 'Entries of this model (the tag model:NAME); repeat for several'
@@ -584,17 +663,31 @@ complete -c omnicache -n '__omnicache_at "warm"' -l model -x -d 'Model of rows w
 complete -c omnicache -n '__omnicache_at "warm"' -l ttl -x -d 'Time to live: seconds, or 30s 10m 2h 7d; 0 or never = no expiry (default: the layer\'s ttl setting)'
 complete -c omnicache -n '__omnicache_at "warm"' -s t -l tag -x -d 'Tag every entry (repeat for several)'
 complete -c omnicache -n '__omnicache_at "warm"' -l exec -x -d 'Compute missing responses of prompt rows with CMD (see below)'
-complete -c omnicache -n '__omnicache_at "warm"' -s j -l jobs -x -d 'Run up to N --exec commands at once (default 1)'
+complete -c omnicache -n '__omnicache_at "warm"' -l jobs -x -d 'Run up to N --exec commands at once (default 1)'
 complete -c omnicache -n '__omnicache_at "warm"' -l overwrite -d 'Replace entries that are already cached'
 complete -c omnicache -n '__omnicache_at "warm"' -l ignore-unknown -d 'Skip columns warm does not know'
 complete -c omnicache -n '__omnicache_at "warm"' -l dry-run -d 'Read and check every row; contact no daemon, store nothing'
 complete -c omnicache -n '__omnicache_at "warm"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
 complete -c omnicache -n '__omnicache_at "warm"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
 complete -c omnicache -n '__omnicache_at "warm"' -s T -l tenant -x -d 'Tenant to work in (env OMNICACHE_TENANT; default "default")'
-complete -c omnicache -n '__omnicache_at "warm"' -l json -d 'Machine-readable output with stable snake_case keys'
+complete -c omnicache -n '__omnicache_at "warm"' -s j -l json -d 'Machine-readable output with stable snake_case keys'
 complete -c omnicache -n '__omnicache_at "warm"' -s q -l quiet -d 'Print only values and errors'
 complete -c omnicache -n '__omnicache_at "warm"' -s v -l verbose -d 'Say more on stderr'
 complete -c omnicache -n '__omnicache_at "warm"' -F
+
+# omnicache export
+complete -c omnicache -n '__omnicache_at "export"' -s h -l help -d 'Print this help message and exit'
+complete -c omnicache -n '__omnicache_at "export"' -l format -x -a 'csv jsonl' -d 'csv or jsonl (default: by extension; .jsonl and .ndjson are JSON Lines)'
+complete -c omnicache -n '__omnicache_at "export"' -l layer -x -a 'kv response embedding retrieval context semantic run' -d 'Only entries of this layer'
+complete -c omnicache -n '__omnicache_at "export"' -s t -l tag -x -d 'Only entries carrying this tag (repeat: any of them)'
+complete -c omnicache -n '__omnicache_at "export"' -l pattern -x -d 'Only keys matching this glob: * any run, ? one character, [abc] a set, [^abc] not in it'
+complete -c omnicache -n '__omnicache_at "export"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
+complete -c omnicache -n '__omnicache_at "export"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
+complete -c omnicache -n '__omnicache_at "export"' -s T -l tenant -x -d 'Tenant to work in (env OMNICACHE_TENANT; default "default")'
+complete -c omnicache -n '__omnicache_at "export"' -s j -l json -d 'Machine-readable output with stable snake_case keys'
+complete -c omnicache -n '__omnicache_at "export"' -s q -l quiet -d 'Print only values and errors'
+complete -c omnicache -n '__omnicache_at "export"' -s v -l verbose -d 'Say more on stderr'
+complete -c omnicache -n '__omnicache_at "export"' -F
 
 # omnicache flush
 complete -c omnicache -n '__omnicache_at "flush"' -s h -l help -d 'Print this help message and exit'
@@ -609,6 +702,7 @@ complete -c omnicache -n '__omnicache_at "flush"' -s v -l verbose -d 'Say more o
 # omnicache stats
 complete -c omnicache -n '__omnicache_at "stats"' -s h -l help -d 'Print this help message and exit'
 complete -c omnicache -n '__omnicache_at "stats"' -l all-tenants -d 'Figures of every tenant, with a row per tenant'
+complete -c omnicache -n '__omnicache_at "stats"' -s z -l reset -d 'Zero the counters (hits, misses, sets, removals, savings per model; requests, errors and latencies of the daemon); entries and sizes stay'
 complete -c omnicache -n '__omnicache_at "stats"' -s w -l watch -d 'Sample the figures every interval and show rates, until Ctrl-C'
 complete -c omnicache -n '__omnicache_at "stats"' -s i -l interval -x -d 'Time between samples with --watch: 500ms, 2s, 1m (default 1s)'
 complete -c omnicache -n '__omnicache_at "stats"' -s n -l count -x -d 'Stop after N samples with --watch (default: until Ctrl-C)'
@@ -632,6 +726,7 @@ complete -c omnicache -n '__omnicache_at "config"' -s v -l verbose -d 'Say more 
 
 # omnicache config show
 complete -c omnicache -n '__omnicache_at "config show"' -s h -l help -d 'Print this help message and exit'
+complete -c omnicache -n '__omnicache_at "config show"' -l daemon -d 'The running daemon\'s values and origins, * marking those that differ from this command\'s (exit 1 when no daemon runs)'
 complete -c omnicache -n '__omnicache_at "config show"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
 complete -c omnicache -n '__omnicache_at "config show"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
 complete -c omnicache -n '__omnicache_at "config show"' -s T -l tenant -x -d 'Tenant to work in (env OMNICACHE_TENANT; default "default")'
@@ -661,6 +756,8 @@ complete -c omnicache -n '__omnicache_at "ping"' -s v -l verbose -d 'Say more on
 complete -c omnicache -n '__omnicache_at "daemon"' -a start -d 'Start the daemon unless one is running'
 complete -c omnicache -n '__omnicache_at "daemon"' -a stop -d 'Stop the daemon after the requests in flight; wait until it has exited'
 complete -c omnicache -n '__omnicache_at "daemon"' -a status -d 'Say whether the daemon runs (exit 0) or not (exit 1)'
+complete -c omnicache -n '__omnicache_at "daemon"' -a reload -d 'Make the running daemon read its configuration again; print what changed and what needs a restart'
+complete -c omnicache -n '__omnicache_at "daemon"' -a restart -d 'Stop the daemon (waiting until it has exited), then start one with this command\'s config file and environment'
 complete -c omnicache -n '__omnicache_at "daemon"' -s h -l help -d 'Print this help message and exit'
 complete -c omnicache -n '__omnicache_at "daemon"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
 complete -c omnicache -n '__omnicache_at "daemon"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
@@ -696,6 +793,24 @@ complete -c omnicache -n '__omnicache_at "daemon status"' -s j -l json -d 'Machi
 complete -c omnicache -n '__omnicache_at "daemon status"' -s q -l quiet -d 'Print only values and errors'
 complete -c omnicache -n '__omnicache_at "daemon status"' -s v -l verbose -d 'Say more on stderr'
 
+# omnicache daemon reload
+complete -c omnicache -n '__omnicache_at "daemon reload"' -s h -l help -d 'Print this help message and exit'
+complete -c omnicache -n '__omnicache_at "daemon reload"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
+complete -c omnicache -n '__omnicache_at "daemon reload"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
+complete -c omnicache -n '__omnicache_at "daemon reload"' -s T -l tenant -x -d 'Tenant to work in (env OMNICACHE_TENANT; default "default")'
+complete -c omnicache -n '__omnicache_at "daemon reload"' -s j -l json -d 'Machine-readable output with stable snake_case keys'
+complete -c omnicache -n '__omnicache_at "daemon reload"' -s q -l quiet -d 'Print only values and errors'
+complete -c omnicache -n '__omnicache_at "daemon reload"' -s v -l verbose -d 'Say more on stderr'
+
+# omnicache daemon restart
+complete -c omnicache -n '__omnicache_at "daemon restart"' -s h -l help -d 'Print this help message and exit'
+complete -c omnicache -n '__omnicache_at "daemon restart"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
+complete -c omnicache -n '__omnicache_at "daemon restart"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
+complete -c omnicache -n '__omnicache_at "daemon restart"' -s T -l tenant -x -d 'Tenant to work in (env OMNICACHE_TENANT; default "default")'
+complete -c omnicache -n '__omnicache_at "daemon restart"' -s j -l json -d 'Machine-readable output with stable snake_case keys'
+complete -c omnicache -n '__omnicache_at "daemon restart"' -s q -l quiet -d 'Print only values and errors'
+complete -c omnicache -n '__omnicache_at "daemon restart"' -s v -l verbose -d 'Say more on stderr'
+
 # omnicache doctor
 complete -c omnicache -n '__omnicache_at "doctor"' -s h -l help -d 'Print this help message and exit'
 complete -c omnicache -n '__omnicache_at "doctor"' -s d -l database -r -F -d 'Database file (default: the daemon\'s, daemon.database)'
@@ -717,3 +832,12 @@ complete -c omnicache -n '__omnicache_at "completion"' -s j -l json -d 'Machine-
 complete -c omnicache -n '__omnicache_at "completion"' -s q -l quiet -d 'Print only values and errors'
 complete -c omnicache -n '__omnicache_at "completion"' -s v -l verbose -d 'Say more on stderr'
 complete -c omnicache -n '__omnicache_at "completion"' -a 'bash fish zsh'
+
+# omnicache help
+complete -c omnicache -n '__omnicache_at "help"' -s h -l help -d 'Print this help message and exit'
+complete -c omnicache -n '__omnicache_at "help"' -s s -l socket -r -F -d 'Daemon socket (daemon.socket)'
+complete -c omnicache -n '__omnicache_at "help"' -s c -l config -r -F -d 'Config file (default $XDG_CONFIG_HOME/omnicache/config.toml)'
+complete -c omnicache -n '__omnicache_at "help"' -s T -l tenant -x -d 'Tenant to work in (env OMNICACHE_TENANT; default "default")'
+complete -c omnicache -n '__omnicache_at "help"' -s j -l json -d 'Machine-readable output with stable snake_case keys'
+complete -c omnicache -n '__omnicache_at "help"' -s q -l quiet -d 'Print only values and errors'
+complete -c omnicache -n '__omnicache_at "help"' -s v -l verbose -d 'Say more on stderr'
