@@ -32,6 +32,11 @@ void add_layer_option(CLI::App& command, std::string& layer, const std::string& 
 // --dep NAME, repeatable: `invalidate --dep NAME` removes the entry.
 void add_dep_option(CLI::App& command, std::vector<std::string>& deps);
 
+// The selection of a paged listing (keys, export): pattern, tags and layer,
+// each when given.
+void put_listing_selection(protocol::Json& fields, const std::string& pattern, const std::vector<std::string>& tags,
+                           const std::string& layer);
+
 // Prints a count (removed entries and the like): the number alone, or
 // {"<field>": n} with --json; nothing with -q.
 void print_count(const Globals& globals, std::string_view field, std::uint64_t n);

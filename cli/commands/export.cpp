@@ -109,15 +109,7 @@ Json
 export_request(const ExportOptions& options, const std::string& after)
 {
   Json fields{{"after", after}, {"limit", k_export_page}};
-  if (!options.pattern.empty()) {
-    fields["pattern"] = options.pattern;
-  }
-  if (!options.tags.empty()) {
-    fields["tags"] = options.tags;
-  }
-  if (!options.layer.empty()) {
-    fields["layer"] = options.layer;
-  }
+  put_listing_selection(fields, options.pattern, options.tags, options.layer);
   return fields;
 }
 

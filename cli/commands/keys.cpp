@@ -148,15 +148,7 @@ run_keys(Globals& globals, const KeysOptions& options)
       want = std::min(want, options.limit - listed);
     }
     Json fields{{"after", after}, {"limit", want}};
-    if (!options.pattern.empty()) {
-      fields["pattern"] = options.pattern;
-    }
-    if (!options.tags.empty()) {
-      fields["tags"] = options.tags;
-    }
-    if (!options.layer.empty()) {
-      fields["layer"] = options.layer;
-    }
+    put_listing_selection(fields, options.pattern, options.tags, options.layer);
     if (options.long_listing) {
       fields["details"] = true;
     }

@@ -164,6 +164,26 @@ pattern_of(const Json& fields)
   return protocol::optional_string(fields, "pattern").value_or(std::string());
 }
 
+store::Selector
+listing_selector_of(const Json& fields, const protocol::Settings& settings)
+{
+  store::Selector selector;
+  selector.pattern = pattern_of(fields);
+  selector.layer = layer_of(fields, false);
+  selector.tags = tags_of(fields, settings);
+  return selector;
+}
+
+std::size_t
+page_limit_of(const Json& fields, std::int64_t by_default, std::int64_t most)
+{
+  const std::int64_t limit = protocol::optional_int(fields, "limit").value_or(by_default);
+  if (limit < 1 || limit > most) {
+    throw Error(ErrorCode::bad_request, fmt::format("field 'limit' must be from 1 to {}, got {}", most, limit));
+  }
+  return static_cast<std::size_t>(limit);
+}
+
 std::vector<store::Dependency>
 deps_of(const Json& fields, const protocol::Settings& settings)
 {

@@ -119,6 +119,10 @@ std::vector<std::string> keys_of(const protocol::Json& fields, const protocol::S
 std::vector<std::string> tags_of(const protocol::Json& fields, const protocol::Settings& settings);
 std::string layer_of(const protocol::Json& fields, bool required_default);
 std::string pattern_of(const protocol::Json& fields);
+// What a paged listing (keys, export) selects: pattern, layer and tags.
+store::Selector listing_selector_of(const protocol::Json& fields, const protocol::Settings& settings);
+// `limit`: from 1 to `most`, `by_default` when absent.
+std::size_t page_limit_of(const protocol::Json& fields, std::int64_t by_default, std::int64_t most);
 // `deps`: an array of names, or of {"name": ..., "version": ...} objects.
 std::vector<store::Dependency> deps_of(const protocol::Json& header, const protocol::Settings& settings);
 // `meta`: a JSON object, as text (empty when absent).

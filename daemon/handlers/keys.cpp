@@ -43,18 +43,12 @@ protocol::Reply
 handle_keys(Context& context, const protocol::Request& request)
 {
   const std::string tenant = tenant_of(request);
-  store::Selector selector;
-  selector.pattern = pattern_of(request.header);
-  selector.layer = layer_of(request.header, false);
-  selector.tags = tags_of(request.header, context.settings);
+  const auto selector = listing_selector_of(request.header, context.settings);
   const std::string after = protocol::optional_string(request.header, "after").value_or("");
-  const std::int64_t limit = protocol::optional_int(request.header, "limit").value_or(k_default_page);
-  if (limit < 1 || limit > k_max_page) {
-    throw Error(ErrorCode::bad_request, fmt::format("field 'limit' must be from 1 to {}, got {}", k_max_page, limit));
-  }
+  const auto limit = page_limit_of(request.header, k_default_page, k_max_page);
   const bool details = protocol::optional_bool(request.header, "details", false);
   const std::int64_t now = store::now_ms();
-  auto page = context.reader.keys(tenant, selector, after, static_cast<std::size_t>(limit), now);
+  auto page = context.reader.keys(tenant, selector, after, limit, now);
   Json entries = Json::array();
   if (details) {
     for (const auto& key : page.keys) {
