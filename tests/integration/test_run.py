@@ -16,13 +16,14 @@ from harness import CLI, COMMAND_TIMEOUT, EXIT_OK, IntegrationTest, Result, wait
 KEY = re.compile(r"^(HIT|MISS|WAITED) (run:[0-9a-f]{32})$", re.M)
 
 # Counts its runs (a line each in $OC_COUNT), prints "start ARGS", sleeps
-# $OC_SLEEP, prints "end $OC_TEXT", copies its stdin, writes $OC_STDERR on
-# stderr and exits $OC_EXIT. The OC_* variables are not part of any key
-# unless a test names them with --env.
+# $OC_SLEEP (or until the file $OC_GATE exists), prints "end $OC_TEXT",
+# copies its stdin, writes $OC_STDERR on stderr and exits $OC_EXIT. The OC_*
+# variables are not part of any key unless a test names them with --env.
 TOOL = """#!/bin/sh
 echo run >> "$OC_COUNT"
 printf 'start %s\\n' "$*"
 if [ -n "$OC_SLEEP" ]; then sleep "$OC_SLEEP"; fi
+if [ -n "$OC_GATE" ]; then while [ ! -e "$OC_GATE" ]; do sleep 0.05; done; fi
 printf 'end %s\\n' "$OC_TEXT"
 cat
 if [ -n "$OC_STDERR" ]; then printf '%s' "$OC_STDERR" >&2; fi
@@ -353,9 +354,17 @@ class Concurrency(Run):
 
     def test_a_waiter_outlasts_its_reply_timeout_while_the_runner_works(self):
         env = self.env(OMNICACHE_TIMEOUT="1s")
-        runner = self.start("--", self.tool, env=self.env(OMNICACHE_TIMEOUT="1s", OC_SLEEP=2.5))
+        gate = os.path.join(self.sandbox.root, "gate")
+        runner = self.start("--", self.tool, env=self.env(OMNICACHE_TIMEOUT="1s", OC_GATE=gate))
         self.wait_runs(1)
         waiter = self.start("--", self.tool, env=env)
+        # The runner works until the waiter has been answered "still running"
+        # at least once (its wait is shorter than its 1 s reply timeout) and
+        # has asked again: however slowly the waiter started.
+        wait_for(lambda: self.stats()["operations"].get("get_or_lease", {}).get("count", 0) >= 2,
+                 timeout=COMMAND_TIMEOUT, message="the waiter to outlast one wait for the lease")
+        with open(gate, "w"):
+            pass
         self.expect(self.finish(runner), "MISS")
         waited = self.expect(self.finish(waiter), "WAITED")
         self.assertEqual(waited.stdout, b"start \nend \n")
