@@ -1,7 +1,7 @@
 #pragma once
 
 #include "daemon/embedder.hpp"
-#include "daemon/embedders/http.hpp"
+#include "daemon/net/http.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "daemon/embedders/http.hpp"
+#include "daemon/net/http.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/http/verb.hpp>

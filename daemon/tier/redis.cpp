@@ -1,6 +1,6 @@
 #include "daemon/tier/redis.hpp"
 
-#include "daemon/embedders/http.hpp"
+#include "daemon/net/http.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>

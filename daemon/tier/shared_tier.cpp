@@ -1,6 +1,6 @@
 #include "daemon/tier/shared_tier.hpp"
 
-#include "daemon/embedders/http.hpp"
+#include "daemon/net/http.hpp"
 #include "daemon/tier/follower.hpp"
 #include "daemon/tier/keys.hpp"
 #include "daemon/tier/link.hpp"

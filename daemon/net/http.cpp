@@ -1,4 +1,4 @@
-#include "daemon/embedders/http.hpp"
+#include "daemon/net/http.hpp"
 
 #include "omnicache_version.hpp"
 #include "protocol/units.hpp"
