@@ -84,6 +84,29 @@ optional_int(const Json& header, const char* field)
   return it->get<std::int64_t>();
 }
 
+std::int64_t
+required_int(const Json& header, const char* field)
+{
+  const auto value = optional_int(header, field);
+  if (!value) {
+    throw Error(ErrorCode::bad_request, fmt::format("missing field '{}'", field));
+  }
+  return *value;
+}
+
+double
+required_number(const Json& header, const char* field)
+{
+  const auto it = header.find(field);
+  if (it == header.end()) {
+    throw Error(ErrorCode::bad_request, fmt::format("missing field '{}'", field));
+  }
+  if (!it->is_number()) {
+    bad_field(field, "a number", *it);
+  }
+  return it->get<double>();
+}
+
 bool
 optional_bool(const Json& header, const char* field, bool fallback)
 {

@@ -23,12 +23,6 @@ inline constexpr int k_protocol_version = 1;
 // implementation, and far from overflowing when added to the clock.
 inline constexpr std::int64_t k_max_ttl_ms = (std::int64_t{1} << 53) - 1;
 
-// Capability names a server announces in its hello reply.
-inline constexpr std::string_view k_capabilities[] = {
-  "kv", "tags", "ttl", "layers", "tenants", "pipelining", "stats", "keys-cursor", "deps", "leases", "mset", "meta", "semantic",
-  "mget", "expire", "conditional-set", "stats-reset",
-};
-
 struct Request
 {
   std::uint64_t id = 0;
@@ -49,6 +43,8 @@ Request parse_request(BodyView body, std::uint64_t& id_seen);
 const std::string& required_string(const Json& header, const char* field);
 std::optional<std::string> optional_string(const Json& header, const char* field);
 std::optional<std::int64_t> optional_int(const Json& header, const char* field);
+std::int64_t required_int(const Json& header, const char* field);
+double required_number(const Json& header, const char* field);
 bool optional_bool(const Json& header, const char* field, bool fallback);
 std::vector<std::string> optional_strings(const Json& header, const char* field);
 

@@ -1,4 +1,5 @@
 #include "daemon/handlers/handler.hpp"
+#include "daemon/handlers/typed.hpp"
 
 #include "protocol/layers.hpp"
 
@@ -81,7 +82,12 @@ queue_write(Context& context, store::WriteJob job)
 std::string
 tenant_of(const protocol::Request& request)
 {
-  auto tenant = protocol::optional_string(request.header, "tenant");
+  return tenant_of(protocol::optional_string(request.header, "tenant"));
+}
+
+std::string
+tenant_of(const std::optional<std::string>& tenant)
+{
   if (!tenant) {
     // Not the daemon's own client.tenant: that setting belongs to clients.
     return std::string(protocol::k_default_tenant);
@@ -99,7 +105,12 @@ tenant_of(const protocol::Request& request)
 std::string
 key_of(const Json& fields, const protocol::Settings& settings, const char* field)
 {
-  const std::string& key = protocol::required_string(fields, field);
+  return checked_key(protocol::required_string(fields, field), settings, field);
+}
+
+const std::string&
+checked_key(const std::string& key, const protocol::Settings& settings, const char* field)
+{
   if (key.empty()) {
     throw Error(ErrorCode::bad_request, fmt::format("field '{}' must not be empty", field));
   }
@@ -110,7 +121,12 @@ key_of(const Json& fields, const protocol::Settings& settings, const char* field
 std::vector<std::string>
 keys_of(const Json& fields, const protocol::Settings& settings)
 {
-  auto keys = protocol::optional_strings(fields, "keys");
+  return checked_keys(protocol::optional_strings(fields, "keys"), settings);
+}
+
+const std::vector<std::string>&
+checked_keys(const std::vector<std::string>& keys, const protocol::Settings& settings)
+{
   if (keys.empty()) {
     throw Error(ErrorCode::bad_request, "field 'keys' must name at least one key");
   }
@@ -126,7 +142,12 @@ keys_of(const Json& fields, const protocol::Settings& settings)
 std::vector<std::string>
 tags_of(const Json& fields, const protocol::Settings& settings)
 {
-  auto tags = protocol::optional_strings(fields, "tags");
+  return checked_tags(protocol::optional_strings(fields, "tags"), settings);
+}
+
+const std::vector<std::string>&
+checked_tags(const std::vector<std::string>& tags, const protocol::Settings& settings)
+{
   if (tags.size() > settings.max_tags) {
     throw Error(ErrorCode::too_large, fmt::format("{} tags is over the limit of {} (limits.max_tags)", tags.size(),
                                                   settings.max_tags));
@@ -143,7 +164,12 @@ tags_of(const Json& fields, const protocol::Settings& settings)
 std::string
 layer_of(const Json& fields, bool required_default)
 {
-  auto layer = protocol::optional_string(fields, "layer");
+  return checked_layer(protocol::optional_string(fields, "layer"), required_default);
+}
+
+std::string
+checked_layer(const std::optional<std::string>& layer, bool required_default)
+{
   if (!layer) {
     return required_default ? std::string(protocol::k_default_layer) : std::string();
   }
@@ -165,19 +191,20 @@ pattern_of(const Json& fields)
 }
 
 store::Selector
-listing_selector_of(const Json& fields, const protocol::Settings& settings)
+listing_selector_of(const std::optional<std::string>& pattern, const std::optional<std::string>& layer,
+                    const std::vector<std::string>& tags, const protocol::Settings& settings)
 {
   store::Selector selector;
-  selector.pattern = pattern_of(fields);
-  selector.layer = layer_of(fields, false);
-  selector.tags = tags_of(fields, settings);
+  selector.pattern = pattern.value_or(std::string());
+  selector.layer = checked_layer(layer, false);
+  selector.tags = checked_tags(tags, settings);
   return selector;
 }
 
 std::size_t
-page_limit_of(const Json& fields, std::int64_t by_default, std::int64_t most)
+page_limit_of(std::optional<std::int64_t> given, std::int64_t by_default, std::int64_t most)
 {
-  const std::int64_t limit = protocol::optional_int(fields, "limit").value_or(by_default);
+  const std::int64_t limit = given.value_or(by_default);
   if (limit < 1 || limit > most) {
     throw Error(ErrorCode::bad_request, fmt::format("field 'limit' must be from 1 to {}, got {}", most, limit));
   }
@@ -276,7 +303,7 @@ hit_reply(Context& context, const protocol::Request& request, const std::string&
   }
   if (auto* tier = context.shared.tier) {
     reply.header["tier"] = from_shared_tier ? "L2" : "L1";
-    ++(from_shared_tier ? tier->counters().l2_hits : tier->counters().l1_hits);
+    ++tier->counters()[from_shared_tier ? protocol::TierCounter::l2_hits : protocol::TierCounter::l1_hits];
   }
   reply.value = std::move(hit.value);
   return reply;

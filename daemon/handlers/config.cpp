@@ -1,4 +1,4 @@
-#include "daemon/handlers/handler.hpp"
+#include "daemon/handlers/typed.hpp"
 
 #include <cstring>
 #include <unistd.h>
@@ -13,10 +13,10 @@ namespace {
 
 // The names (not the values: they may hold secrets) of the OMNICACHE_*
 // variables the daemon was started with, which a reload reads again.
-Json
+std::vector<std::string>
 config_environment_names()
 {
-  Json names = Json::array();
+  std::vector<std::string> names;
   for (char** variable = environ; *variable != nullptr; ++variable) {
     const char* equals = std::strchr(*variable, '=');
     if (std::strncmp(*variable, "OMNICACHE_", 10) == 0 && equals != nullptr) {
@@ -28,22 +28,22 @@ config_environment_names()
 
 } // namespace
 
-protocol::Reply
-handle_config(Context& context, const protocol::Request& request)
+protocol::ops::ConfigReply
+handle_config(Context& context, const protocol::ops::ConfigRequest&)
 {
   const auto config = context.shared.config();
-  Json settings = Json::object();
+  protocol::ops::ConfigReply reply;
+  reply.file = config->file();
+  reply.file_exists = config->file_exists();
+  reply.environment = config_environment_names();
   for (const auto& shown : config->show()) {
     const auto* spec = protocol::find_setting(shown.key);
-    settings[shown.key] = {{"value", shown.value},
+    reply.settings[shown.key] = {{"value", shown.value},
                            {"origin", std::string(protocol::origin_name(shown.origin))},
                            {"where", shown.where.empty() ? Json(nullptr) : Json(shown.where)},
                            {"live", spec == nullptr || spec->live}};
   }
-  return ok_reply(request, {{"file", config->file()},
-                            {"file_exists", config->file_exists()},
-                            {"environment", config_environment_names()},
-                            {"settings", std::move(settings)}});
+  return reply;
 }
 
 } // namespace omnicache::daemon

@@ -1,6 +1,6 @@
 // export: a page of whole entries (metadata and values) in key order, so that
 // `omnicache export` needs one round trip per page instead of two per key.
-#include "daemon/handlers/handler.hpp"
+#include "daemon/handlers/typed.hpp"
 
 #include <fmt/core.h>
 
@@ -62,33 +62,26 @@ export_entry(Context& context, const std::string& tenant, const std::string& key
 
 } // namespace
 
-protocol::Reply
-handle_export(Context& context, const protocol::Request& request)
+protocol::ops::ExportReply
+handle_export(Context& context, const protocol::ops::ExportRequest& request)
 {
-  const std::string tenant = tenant_of(request);
-  const auto selector = listing_selector_of(request.header, context.settings);
-  const std::string after = protocol::optional_string(request.header, "after").value_or("");
-  const auto limit = page_limit_of(request.header, k_export_default_page, k_export_max_page);
+  const std::string tenant = tenant_of(request.tenant);
+  const auto selector = listing_selector_of(request.pattern, request.layer, request.tags, context.settings);
+  const auto limit = page_limit_of(request.limit, k_export_default_page, k_export_max_page);
   const std::int64_t now = store::now_ms();
-  auto page = context.reader.keys(tenant, selector, after, limit, now);
-  Json entries = Json::array();
-  std::string values;
-  std::optional<std::string> next = page.next_after;
+  auto page = context.reader.keys(tenant, selector, request.after.value_or(""), limit, now);
+  protocol::ops::ExportReply reply;
+  reply.next = page.next_after;
   for (const auto& key : page.keys) {
-    auto entry = export_entry(context, tenant, key, now, values);
+    auto entry = export_entry(context, tenant, key, now, reply.value);
     if (!entry.is_null()) {
-      entries.push_back(std::move(entry));
+      reply.entries.push_back(std::move(entry));
     }
-    if (values.size() >= k_export_page_bytes && &key != &page.keys.back()) {
-      next = key;
+    if (reply.value.size() >= k_export_page_bytes && &key != &page.keys.back()) {
+      reply.next = key;
       break;
     }
   }
-  auto reply = ok_reply(request, {{"entries", std::move(entries)}});
-  if (next) {
-    reply.header["next"] = *next;
-  }
-  reply.value = std::move(values);
   return reply;
 }
 

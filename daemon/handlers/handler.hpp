@@ -6,6 +6,7 @@
 #include "daemon/tier/shared_tier.hpp"
 #include "protocol/config.hpp"
 #include "protocol/message.hpp"
+#include "protocol/ops/ops.hpp"
 #include "store/semantic/index.hpp"
 #include "store/store.hpp"
 
@@ -91,22 +92,23 @@ struct Context
 
 using Completion = std::function<void(protocol::Reply)>;
 
-enum class OpKind {
-  read,    // answered on the session's thread (at once, or later for a wait)
-  write,   // queued to the writer; answered after commit. Consecutive writes
-           // of one connection go to the writer together, in order.
-  control, // answered at once, after every earlier request of the connection
-};
+// read: answered on the session's thread (at once, or later for a wait);
+// write: queued to the writer, answered after commit (consecutive writes of
+// one connection go to the writer together, in order); control: answered at
+// once, after every earlier request of the connection.
+using OpKind = protocol::ops::Kind;
 
+// The daemon's side of one row of protocol::ops::op_table(): the handler.
 struct OpSpec
 {
   std::string_view name;
   OpKind kind;
-  protocol::Reply (*sync)(Context&, const protocol::Request&);            // read and control
-  void (*async)(Context&, const protocol::Request&, Completion);          // write
-  std::string_view summary;
+  protocol::Reply (*sync)(Context&, const protocol::Request&);   // read and control
+  void (*async)(Context&, const protocol::Request&, Completion); // write, and reads that wait
 };
 
+// In the order of protocol::ops::op_table(), so that op_index() is the same
+// number in both.
 std::span<const OpSpec> op_table();
 const OpSpec* find_op(std::string_view name);
 std::size_t op_index(const OpSpec& spec);
@@ -119,10 +121,6 @@ std::vector<std::string> keys_of(const protocol::Json& fields, const protocol::S
 std::vector<std::string> tags_of(const protocol::Json& fields, const protocol::Settings& settings);
 std::string layer_of(const protocol::Json& fields, bool required_default);
 std::string pattern_of(const protocol::Json& fields);
-// What a paged listing (keys, export) selects: pattern, layer and tags.
-store::Selector listing_selector_of(const protocol::Json& fields, const protocol::Settings& settings);
-// `limit`: from 1 to `most`, `by_default` when absent.
-std::size_t page_limit_of(const protocol::Json& fields, std::int64_t by_default, std::int64_t most);
 // `deps`: an array of names, or of {"name": ..., "version": ...} objects.
 std::vector<store::Dependency> deps_of(const protocol::Json& header, const protocol::Settings& settings);
 // `meta`: a JSON object, as text (empty when absent).
@@ -190,19 +188,13 @@ void publish_removal(Shared& shared, const tier::Invalidation& change);
 std::uint64_t apply_invalidation(store::Writer& writer, const tier::Invalidation& change);
 
 // The handlers, one file each.
-protocol::Reply handle_hello(Context&, const protocol::Request&);
-protocol::Reply handle_ping(Context&, const protocol::Request&);
 // get looks in the local store only; the op (get_tiered) goes on to the shared tier.
 protocol::Reply handle_get(Context&, const protocol::Request&);
 void handle_get_tiered(Context&, const protocol::Request&, Completion);
 protocol::Reply handle_exists(Context&, const protocol::Request&);
 protocol::Reply handle_inspect(Context&, const protocol::Request&);
-protocol::Reply handle_keys(Context&, const protocol::Request&);
-protocol::Reply handle_export(Context&, const protocol::Request&);
 protocol::Reply handle_stats(Context&, const protocol::Request&);
-protocol::Reply handle_shutdown(Context&, const protocol::Request&);
 void handle_reload(Context&, const protocol::Request&, Completion);
-protocol::Reply handle_config(Context&, const protocol::Request&);
 protocol::Reply handle_release(Context&, const protocol::Request&);
 void handle_get_or_lease(Context&, const protocol::Request&, Completion);
 void handle_mset(Context&, const protocol::Request&, Completion);

@@ -1,4 +1,4 @@
-#include "daemon/handlers/handler.hpp"
+#include "daemon/handlers/typed.hpp"
 
 #include <fmt/core.h>
 
@@ -39,29 +39,23 @@ keys_summary(Context& context, const std::string& tenant, const std::string& key
 
 } // namespace
 
-protocol::Reply
-handle_keys(Context& context, const protocol::Request& request)
+protocol::ops::KeysReply
+handle_keys(Context& context, const protocol::ops::KeysRequest& request)
 {
-  const std::string tenant = tenant_of(request);
-  const auto selector = listing_selector_of(request.header, context.settings);
-  const std::string after = protocol::optional_string(request.header, "after").value_or("");
-  const auto limit = page_limit_of(request.header, k_default_page, k_max_page);
-  const bool details = protocol::optional_bool(request.header, "details", false);
+  const std::string tenant = tenant_of(request.tenant);
+  const auto selector = listing_selector_of(request.pattern, request.layer, request.tags, context.settings);
+  const auto limit = page_limit_of(request.limit, k_default_page, k_max_page);
   const std::int64_t now = store::now_ms();
-  auto page = context.reader.keys(tenant, selector, after, limit, now);
-  Json entries = Json::array();
-  if (details) {
+  auto page = context.reader.keys(tenant, selector, request.after.value_or(""), limit, now);
+  protocol::ops::KeysReply reply;
+  if (request.details) {
+    reply.entries = Json::array();
     for (const auto& key : page.keys) {
-      entries.push_back(keys_summary(context, tenant, key, now));
+      reply.entries->push_back(keys_summary(context, tenant, key, now));
     }
   }
-  auto reply = ok_reply(request, {{"keys", std::move(page.keys)}});
-  if (details) {
-    reply.header["entries"] = std::move(entries);
-  }
-  if (page.next_after) {
-    reply.header["next"] = *page.next_after;
-  }
+  reply.keys = std::move(page.keys);
+  reply.next = std::move(page.next_after);
   return reply;
 }
 

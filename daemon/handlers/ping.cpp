@@ -1,11 +1,11 @@
-#include "daemon/handlers/handler.hpp"
+#include "daemon/handlers/typed.hpp"
 
 namespace omnicache::daemon {
 
-protocol::Reply
-handle_ping(Context&, const protocol::Request& request)
+protocol::ops::PingReply
+handle_ping(Context&, const protocol::ops::PingRequest&)
 {
-  return ok_reply(request, {{"time_ms", store::now_ms()}});
+  return {store::now_ms()};
 }
 
 } // namespace omnicache::daemon

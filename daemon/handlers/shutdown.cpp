@@ -1,12 +1,12 @@
-#include "daemon/handlers/handler.hpp"
+#include "daemon/handlers/typed.hpp"
 
 namespace omnicache::daemon {
 
-protocol::Reply
-handle_shutdown(Context& context, const protocol::Request& request)
+protocol::ops::ShutdownReply
+handle_shutdown(Context& context, const protocol::ops::ShutdownRequest&)
 {
   context.shared.request_shutdown();
-  return ok_reply(request, {{"stopping", true}});
+  return {};
 }
 
 } // namespace omnicache::daemon

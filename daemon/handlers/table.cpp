@@ -1,64 +1,106 @@
-#include "daemon/handlers/handler.hpp"
+#include "daemon/handlers/typed.hpp"
 
 #include <array>
+#include <stdexcept>
+#include <vector>
 
 namespace omnicache::daemon {
 
 namespace {
 
+namespace ops = protocol::ops;
+
+struct Binding
+{
+  std::string_view name;
+  protocol::Reply (*sync)(Context&, const protocol::Request&);
+  void (*async)(Context&, const protocol::Request&, Completion);
+};
+
+template <class Op, TypedHandler<Op> handler>
+constexpr Binding
+typed()
+{
+  return {Op::name, run_typed<Op, handler>, nullptr};
+}
+
+// Which handler answers each operation; the operations themselves, their
+// kinds and order, are protocol::ops::op_table().
 // clang-format off
-constexpr std::array k_ops{
-  OpSpec{"hello",      OpKind::control, handle_hello,    nullptr,           "protocol version, server capabilities and limits"},
-  OpSpec{"ping",       OpKind::read,    handle_ping,     nullptr,           "round trip; the server's clock"},
-  OpSpec{"get",        OpKind::read,    nullptr,         handle_get_tiered, "the value of a live key"},
-  OpSpec{"exists",     OpKind::read,    handle_exists,   nullptr,           "whether a key is live"},
-  OpSpec{"inspect",    OpKind::read,    handle_inspect,  nullptr,           "an entry's metadata"},
-  OpSpec{"keys",       OpKind::read,    handle_keys,     nullptr,           "live keys by glob, tag and layer, a page at a time"},
-  OpSpec{"export",     OpKind::read,    handle_export,   nullptr,           "whole live entries by glob, tag and layer, a page at a time"},
-  OpSpec{"stats",      OpKind::read,    handle_stats,    nullptr,           "counters, sizes and latencies"},
-  OpSpec{"set",        OpKind::write,   nullptr,         handle_set,        "store a value with TTL, layer and tags"},
-  OpSpec{"del",        OpKind::write,   nullptr,         handle_del,        "remove keys"},
-  OpSpec{"invalidate", OpKind::write,   nullptr,         handle_invalidate, "remove entries by tag, pattern and layer"},
-  OpSpec{"flush",      OpKind::write,   nullptr,         handle_flush,      "remove every entry of a tenant, or of all"},
-  OpSpec{"get_or_lease", OpKind::read,  nullptr,         handle_get_or_lease, "the value, or the lease to compute it, or wait for who has it"},
-  OpSpec{"release",    OpKind::read,    handle_release,  nullptr,           "give up a lease without setting the key"},
-  OpSpec{"mset",       OpKind::write,   nullptr,         handle_mset,       "store many entries in one transaction"},
-  OpSpec{"mget",       OpKind::read,    handle_mget,     nullptr,           "the values of several keys in one round trip"},
-  OpSpec{"expire",     OpKind::write,   nullptr,         handle_expire,     "give a live entry a new TTL, or none"},
-  OpSpec{"touch",      OpKind::write,   nullptr,         handle_touch,      "mark live entries as used now without reading them"},
-  OpSpec{"stats_reset", OpKind::write,  nullptr,         handle_stats_reset, "zero the counters stats shows; entries stay"},
-  OpSpec{"semantic_set", OpKind::write, nullptr,         handle_semantic_set, "store an answer with the embedding of its question"},
-  OpSpec{"semantic_get", OpKind::read,  nullptr,         handle_semantic_get, "an answer to this question or one meaning the same"},
-  OpSpec{"semantic_reject", OpKind::write, nullptr,      handle_semantic_reject, "record that an entry wrongly answered a question"},
-  OpSpec{"shutdown",   OpKind::control, handle_shutdown, nullptr,           "stop the daemon after the requests in flight"},
-  OpSpec{"reload",     OpKind::control, nullptr,         handle_reload,     "read the configuration again; what changed, what needs a restart"},
-  OpSpec{"config",     OpKind::control, handle_config,   nullptr,           "the configuration in force, each value with its origin"},
+constexpr std::array k_bindings{
+  typed<ops::Hello, handle_hello>(),
+  typed<ops::Ping, handle_ping>(),
+  Binding{"get",             nullptr,         handle_get_tiered},
+  Binding{"exists",          handle_exists,   nullptr},
+  Binding{"inspect",         handle_inspect,  nullptr},
+  typed<ops::Keys, handle_keys>(),
+  Binding{"stats",           handle_stats,    nullptr},
+  Binding{"set",             nullptr,         handle_set},
+  Binding{"del",             nullptr,         handle_del},
+  Binding{"invalidate",      nullptr,         handle_invalidate},
+  Binding{"flush",           nullptr,         handle_flush},
+  typed<ops::Shutdown, handle_shutdown>(),
+  Binding{"get_or_lease",    nullptr,         handle_get_or_lease},
+  Binding{"release",         handle_release,  nullptr},
+  Binding{"mset",            nullptr,         handle_mset},
+  Binding{"semantic_set",    nullptr,         handle_semantic_set},
+  Binding{"semantic_get",    nullptr,         handle_semantic_get},
+  Binding{"semantic_reject", nullptr,         handle_semantic_reject},
+  typed<ops::Export, handle_export>(),
+  Binding{"reload",          nullptr,         handle_reload},
+  typed<ops::Config, handle_config>(),
+  Binding{"mget",            handle_mget,     nullptr},
+  Binding{"expire",          nullptr,         handle_expire},
+  Binding{"touch",           nullptr,         handle_touch},
+  Binding{"stats_reset",     nullptr,         handle_stats_reset},
 };
 // clang-format on
+
+std::vector<OpSpec>
+make_specs()
+{
+  const auto ops_table = ops::op_table();
+  if (ops_table.size() != k_bindings.size()) {
+    throw std::logic_error("the daemon's handlers and protocol::ops::op_table() list different operations");
+  }
+  std::vector<OpSpec> specs;
+  for (std::size_t i = 0; i < ops_table.size(); ++i) {
+    const auto& info = ops_table[i];
+    const auto& binding = k_bindings[i];
+    if (binding.name != info.name || (binding.sync == nullptr) == (binding.async == nullptr)) {
+      throw std::logic_error("the daemon's handler table is out of step with protocol::ops::op_table()");
+    }
+    specs.push_back({info.name, info.kind, binding.sync, binding.async});
+  }
+  return specs;
+}
+
+const std::vector<OpSpec>&
+specs()
+{
+  static const std::vector<OpSpec> all = make_specs();
+  return all;
+}
 
 } // namespace
 
 std::span<const OpSpec>
 op_table()
 {
-  return k_ops;
+  return specs();
 }
 
 const OpSpec*
 find_op(std::string_view name)
 {
-  for (const auto& op : k_ops) {
-    if (op.name == name) {
-      return &op;
-    }
-  }
-  return nullptr;
+  const auto* info = ops::find_op(name);
+  return info == nullptr ? nullptr : &specs()[ops::op_index(*info)];
 }
 
 std::size_t
 op_index(const OpSpec& spec)
 {
-  return static_cast<std::size_t>(&spec - k_ops.data());
+  return static_cast<std::size_t>(&spec - specs().data());
 }
 
 } // namespace omnicache::daemon
