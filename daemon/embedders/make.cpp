@@ -1,13 +1,12 @@
 #include "daemon/embedders/make.hpp"
 
 #include "daemon/embedders/openai.hpp"
-#include "daemon/lifetime.hpp"
 #include "daemon/log.hpp"
+#include "protocol/error.hpp"
 
 #include <fmt/core.h>
 
 #include <cstdlib>
-#include <stdexcept>
 
 namespace omnicache::daemon {
 
@@ -28,8 +27,9 @@ make_embedder(const protocol::Settings& s)
   std::unique_ptr<OpenAiEmbedder> embedder;
   try {
     embedder = std::make_unique<OpenAiEmbedder>(std::move(options));
-  } catch (const std::invalid_argument& e) {
-    throw StartupError(fmt::format("semantic.openai_url '{}' cannot be used: {}", s.openai_url, e.what()));
+  } catch (const protocol::Error& e) {
+    throw protocol::Error(protocol::ErrorCode::bad_request,
+                          fmt::format("semantic.openai_url '{}' cannot be used: {}", s.openai_url, e.what()));
   }
   log::info("semantic embedder: {} at {} ({})", embedder->version(), embedder->endpoint(),
             key != nullptr && *key != '\0' ? fmt::format("API key from ${}", s.openai_api_key_env)

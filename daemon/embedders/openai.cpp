@@ -1,6 +1,7 @@
 #include "daemon/embedders/openai.hpp"
 
 #include "daemon/log.hpp"
+#include "protocol/error.hpp"
 #include "protocol/message.hpp"
 
 #include <boost/asio/post.hpp>
@@ -8,13 +9,20 @@
 
 #include <algorithm>
 #include <cmath>
-#include <stdexcept>
 
 namespace omnicache::daemon {
 
 using protocol::Json;
 
 namespace {
+
+// What is wrong with an endpoint's answer: the endpoint is of no use until
+// it answers well again.
+protocol::Error
+answer_error(const std::string& message)
+{
+  return protocol::Error(protocol::ErrorCode::unavailable, message);
+}
 
 // How long the first text waits for others to share its request.
 constexpr auto k_gather = std::chrono::milliseconds(1);
@@ -53,28 +61,28 @@ vector_of(const Json& item, std::size_t position, std::uint64_t dimensions)
   const auto embedding = item.find("embedding");
   if (embedding == item.end() || !embedding->is_array() || embedding->empty()) {
     const bool base64 = embedding != item.end() && embedding->is_string();
-    throw std::runtime_error(fmt::format("data[{}].embedding is not a non-empty array of numbers{}", position,
-                                         base64 ? " (base64 answers are not supported)" : ""));
+    throw answer_error(fmt::format("data[{}].embedding is not a non-empty array of numbers{}", position,
+                                   base64 ? " (base64 answers are not supported)" : ""));
   }
   if (dimensions != 0 && embedding->size() != dimensions) {
-    throw std::runtime_error(fmt::format("the answer has {} dimensions, not the {} asked for "
-                                         "(semantic.openai_dimensions)",
-                                         embedding->size(), dimensions));
+    throw answer_error(fmt::format("the answer has {} dimensions, not the {} asked for "
+                                   "(semantic.openai_dimensions)",
+                                   embedding->size(), dimensions));
   }
   std::vector<float> vector;
   vector.reserve(embedding->size());
   double norm = 0;
   for (const auto& number : *embedding) {
     if (!number.is_number()) {
-      throw std::runtime_error(fmt::format("data[{}].embedding holds a {}, not a number", position,
-                                           number.type_name()));
+      throw answer_error(fmt::format("data[{}].embedding holds a {}, not a number", position,
+                                     number.type_name()));
     }
     const auto value = number.get<double>();
     norm += value * value;
     vector.push_back(static_cast<float>(value));
   }
   if (!std::isfinite(norm) || norm == 0) {
-    throw std::runtime_error(fmt::format("data[{}].embedding is all zeros or not finite", position));
+    throw answer_error(fmt::format("data[{}].embedding is all zeros or not finite", position));
   }
   const auto scale = 1.0 / std::sqrt(norm);
   for (auto& x : vector) {
@@ -108,36 +116,36 @@ parse_embeddings(std::string_view body, std::size_t count, std::uint64_t dimensi
 {
   const Json answer = Json::parse(body, nullptr, false);
   if (answer.is_discarded()) {
-    throw std::runtime_error(fmt::format("the answer is not JSON: {}", shortened(body)));
+    throw answer_error(fmt::format("the answer is not JSON: {}", shortened(body)));
   }
   const auto data = answer.is_object() ? answer.find("data") : answer.end();
   if (!answer.is_object() || data == answer.end() || !data->is_array()) {
-    throw std::runtime_error(fmt::format("the answer has no \"data\" array: {}", shortened(body)));
+    throw answer_error(fmt::format("the answer has no \"data\" array: {}", shortened(body)));
   }
   if (data->size() != count) {
-    throw std::runtime_error(fmt::format("the answer holds {} vectors for {} texts", data->size(), count));
+    throw answer_error(fmt::format("the answer holds {} vectors for {} texts", data->size(), count));
   }
   std::vector<std::vector<float>> vectors(count);
   std::size_t length = 0;
   for (std::size_t i = 0; i < count; ++i) {
     const auto& item = (*data)[i];
     if (!item.is_object()) {
-      throw std::runtime_error(fmt::format("data[{}] is not an object", i));
+      throw answer_error(fmt::format("data[{}] is not an object", i));
     }
     std::size_t index = i;
     if (const auto it = item.find("index"); it != item.end()) {
       if (!it->is_number_unsigned() || it->get<std::uint64_t>() >= count) {
-        throw std::runtime_error(fmt::format("data[{}].index is not a text's position (0 to {})", i, count - 1));
+        throw answer_error(fmt::format("data[{}].index is not a text's position (0 to {})", i, count - 1));
       }
       index = it->get<std::size_t>();
     }
     if (!vectors[index].empty()) {
-      throw std::runtime_error(fmt::format("two vectors have the index {}", index));
+      throw answer_error(fmt::format("two vectors have the index {}", index));
     }
     vectors[index] = vector_of(item, i, dimensions);
     if (length != 0 && vectors[index].size() != length) {
-      throw std::runtime_error(fmt::format("the vectors differ in length ({} and {})", length,
-                                           vectors[index].size()));
+      throw answer_error(fmt::format("the vectors differ in length ({} and {})", length,
+                                     vectors[index].size()));
     }
     length = vectors[index].size();
   }

@@ -39,8 +39,8 @@ struct OpenAiOptions
 std::string embeddings_request(const OpenAiOptions& options, const std::vector<std::string>& texts);
 
 // The vectors of an answer for `count` texts, in the order of the texts
-// (data[i].index), each L2-normalised. Throws std::runtime_error saying
-// what is wrong with the answer.
+// (data[i].index), each L2-normalised. Throws protocol::Error (unavailable)
+// saying what is wrong with the answer.
 std::vector<std::vector<float>> parse_embeddings(std::string_view body, std::size_t count, std::uint64_t dimensions);
 
 // "HTTP 500 Internal Server Error: <the error message of the body, shortened>".
@@ -49,7 +49,7 @@ std::string http_error_summary(const http::Response& response);
 class OpenAiEmbedder final : public Embedder
 {
 public:
-  // Throws std::invalid_argument for a URL it cannot use.
+  // Throws protocol::Error (bad_request) for a URL it cannot use.
   explicit OpenAiEmbedder(OpenAiOptions options);
   // Stops the thread; calls still waiting get an error.
   ~OpenAiEmbedder() override;

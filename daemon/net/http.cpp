@@ -1,6 +1,7 @@
 #include "daemon/net/http.hpp"
 
 #include "omnicache_version.hpp"
+#include "protocol/error.hpp"
 #include "protocol/units.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -13,14 +14,19 @@
 #include <fmt/core.h>
 #include <openssl/ssl.h>
 
-#include <stdexcept>
-
 namespace omnicache::daemon::http {
 
 namespace beast_http = boost::beast::http;
 using boost::system::error_code;
 
 namespace {
+
+// What is wrong with a URL a setting gives.
+protocol::Error
+url_error(const std::string& message)
+{
+  return protocol::Error(protocol::ErrorCode::bad_request, message);
+}
 
 // An answer holds a vector of a few thousand numbers per text.
 constexpr std::uint64_t k_max_body_bytes = 256u << 20;
@@ -90,27 +96,27 @@ parse_url(std::string_view text)
     rest = text.substr(8);
     url.port = "443";
   } else {
-    throw std::invalid_argument("it must start with http:// or https://");
+    throw url_error("it must start with http:// or https://");
   }
   const auto end = rest.find_first_of("/?#");
   const auto authority = rest.substr(0, end);
   auto path = end == std::string_view::npos ? std::string_view() : rest.substr(end);
   if (path.find_first_of("?#") != std::string_view::npos) {
-    throw std::invalid_argument("a query or fragment is not supported");
+    throw url_error("a query or fragment is not supported");
   }
   if (authority.find('@') != std::string_view::npos) {
-    throw std::invalid_argument("credentials in the URL are not supported (the API key comes from the environment)");
+    throw url_error("credentials in the URL are not supported (the API key comes from the environment)");
   }
   std::string_view port;
   if (authority.starts_with('[')) {
     const auto close = authority.find(']');
     if (close == std::string_view::npos) {
-      throw std::invalid_argument("an IPv6 address lacks its closing ]");
+      throw url_error("an IPv6 address lacks its closing ]");
     }
     url.host = authority.substr(1, close - 1);
     const auto after = authority.substr(close + 1);
     if (!after.empty() && !after.starts_with(':')) {
-      throw std::invalid_argument("unexpected text after the IPv6 address");
+      throw url_error("unexpected text after the IPv6 address");
     }
     port = after.empty() ? after : after.substr(1);
   } else {
@@ -119,11 +125,11 @@ parse_url(std::string_view text)
     port = colon == std::string_view::npos ? std::string_view() : authority.substr(colon + 1);
   }
   if (url.host.empty()) {
-    throw std::invalid_argument("it names no host");
+    throw url_error("it names no host");
   }
   if (!port.empty() || authority.ends_with(':')) {
     if (!is_port(port)) {
-      throw std::invalid_argument(fmt::format("'{}' is not a port from 1 to 65535", port));
+      throw url_error(fmt::format("'{}' is not a port from 1 to 65535", port));
     }
     url.port = port;
   }

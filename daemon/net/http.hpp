@@ -37,7 +37,7 @@ struct Url
   std::string authority() const;
 };
 
-// Throws std::invalid_argument saying what is wrong with `text`.
+// Throws protocol::Error (bad_request) saying what is wrong with `text`.
 Url parse_url(std::string_view text);
 
 // A client context that checks the peer against the system's store

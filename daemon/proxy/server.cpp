@@ -2,6 +2,7 @@
 
 #include "daemon/log.hpp"
 #include "daemon/proxy/session.hpp"
+#include "protocol/error.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
@@ -36,7 +37,7 @@ make_upstream(asio::io_context& io, const std::string& url, std::string_view set
 {
   try {
     return std::make_unique<Upstream>(io, url);
-  } catch (const std::invalid_argument& e) {
+  } catch (const protocol::Error& e) {
     throw std::invalid_argument(fmt::format("{} '{}': {}", setting, url, e.what()));
   }
 }

@@ -46,7 +46,7 @@ public:
 class Upstream
 {
 public:
-  // Throws std::invalid_argument for a bad URL.
+  // Throws protocol::Error (bad_request) for a bad URL.
   Upstream(boost::asio::io_context& io, std::string_view base_url);
   // Calls still in flight are cancelled: their handlers are not called. Destroy it before the io_context.
   ~Upstream();
