@@ -1,16 +1,21 @@
 #pragma once
 
 #include "cli/globals.hpp"
+#include "protocol/connection.hpp"
 #include "protocol/message.hpp"
+#include "protocol/ops/ops.hpp"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
 namespace omnicache::cli {
 
-// A blocking connection to the daemon. The hello goes out in the same write
-// as the first request, so greeting costs no extra round trip.
+// The command's connection to the daemon, a protocol::Connection that adds
+// the tenant to each request and turns failures into CliErrors. The hello
+// goes out in the same write as the first request, so greeting costs no
+// extra round trip.
 class Client
 {
 public:
@@ -22,8 +27,7 @@ public:
   // the one started could not start (at once, not after a timeout).
   static Client connect(Globals& globals, Start start = Start::if_needed);
 
-  ~Client();
-  Client(Client&& other) noexcept;
+  Client(Client&& other) noexcept = default;
   Client& operator=(Client&&) = delete;
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -33,24 +37,58 @@ public:
   // and TOO_LARGE, k_exit_daemon otherwise.
   protocol::Reply call(std::string_view op, protocol::Json fields = protocol::Json::object(),
                        std::string_view value = {});
+  // The typed form: the operation's request struct in, its reply struct out
+  // (a reply that does not read as one is the daemon's error).
+  template <class Op>
+  typename Op::Reply call(const typename Op::Request& request)
+  {
+    std::string_view value;
+    if constexpr (requires { request.value.owner; }) {
+      value = request.value.bytes;
+    }
+    auto reply = call(Op::name, protocol::ops::to_header(request), value);
+    auto out = read_reply<typename Op::Reply>(Op::name, reply.header);
+    if constexpr (requires { out.value.size(); }) {
+      out.value = std::move(reply.value);
+    }
+    return out;
+  }
+
+  // As call(), but the reply's value is left on the socket, for
+  // stream_value() to hand over in pieces: a large value is never held whole.
+  protocol::Reply call_head(std::string_view op, protocol::Json fields = protocol::Json::object());
+  void stream_value(const std::function<void(std::string_view)>& sink);
 
   // The server's hello reply (after the first call).
-  const protocol::Json& server() const { return m_server; }
+  const protocol::Json& server() const { return m_connection.server(); }
 
 private:
-  Client(int fd, std::string tenant, std::int64_t timeout_ms);
-  void send_all(const std::string& bytes);
-  static void throw_if_error(const protocol::Reply& reply);
-  protocol::Reply receive();
-  void read_exact(char* data, std::size_t n);
+  template <class Reply>
+  static Reply read_reply(std::string_view op, const protocol::Json& header)
+  {
+    try {
+      return protocol::ops::decode<Reply>(header);
+    } catch (const protocol::Error& e) {
+      unreadable_reply(op, e);
+    }
+  }
+  [[noreturn]] static void unreadable_reply(std::string_view op, const protocol::Error& error);
 
-  int m_fd = -1;
+  Client(int fd, const protocol::Settings& settings);
+  void send(std::string_view op, protocol::Json fields, std::string_view value);
+
+  protocol::Connection m_connection;
   std::string m_tenant;
-  std::int64_t m_timeout_ms = 0;
-  std::uint64_t m_next_id = 1;
-  bool m_greeted = false;
-  protocol::Json m_server;
-  std::string m_body;
 };
+
+// Connects to the configured socket, starting a daemon as Client::connect
+// does; returns the socket. Throws CliError(k_exit_unreachable).
+int connect_to_daemon(Globals& globals, Client::Start start);
+
+// Call inside a catch block: rethrows the protocol's exception in flight as
+// the CliError the command exits with. A broken connection is
+// k_exit_unreachable, an unreadable reply k_exit_daemon, an error reply as
+// Client::call says, and a request refused before it was sent k_exit_usage.
+[[noreturn]] void rethrow_as_cli_error();
 
 } // namespace omnicache::cli

@@ -34,8 +34,19 @@ void add_dep_option(CLI::App& command, std::vector<std::string>& deps);
 
 // The selection of a paged listing (keys, export): pattern, tags and layer,
 // each when given.
-void put_listing_selection(protocol::Json& fields, const std::string& pattern, const std::vector<std::string>& tags,
-                           const std::string& layer);
+template <class ListingRequest>
+void
+put_listing_selection(ListingRequest& request, const std::string& pattern, const std::vector<std::string>& tags,
+                      const std::string& layer)
+{
+  if (!pattern.empty()) {
+    request.pattern = pattern;
+  }
+  request.tags = tags;
+  if (!layer.empty()) {
+    request.layer = layer;
+  }
+}
 
 // Prints a count (removed entries and the like): the number alone, or
 // {"<field>": n} with --json; nothing with -q.

@@ -87,19 +87,4 @@ read_stdin()
   }
 }
 
-void
-put_listing_selection(protocol::Json& fields, const std::string& pattern, const std::vector<std::string>& tags,
-                      const std::string& layer)
-{
-  if (!pattern.empty()) {
-    fields["pattern"] = pattern;
-  }
-  if (!tags.empty()) {
-    fields["tags"] = tags;
-  }
-  if (!layer.empty()) {
-    fields["layer"] = layer;
-  }
-}
-
 } // namespace omnicache::cli

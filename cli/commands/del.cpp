@@ -11,8 +11,9 @@ add_del(CLI::App& app, Globals& globals)
   command->add_option("keys", *keys, "Keys")->required();
   command->callback([&globals, keys] {
     auto client = Client::connect(globals);
-    const auto reply = client.call("del", {{"keys", *keys}});
-    print_count(globals, "removed", reply.header.value("removed", std::uint64_t{0}));
+    protocol::ops::DelRequest request;
+    request.keys = *keys;
+    print_count(globals, "removed", client.call<protocol::ops::Del>(request).removed);
   });
 }
 

@@ -11,7 +11,9 @@ int
 run_exists(Globals& globals, const std::string& key)
 {
   auto client = Client::connect(globals);
-  const bool found = client.call("exists", {{"key", key}}).header.value("found", false);
+  protocol::ops::ExistsRequest request;
+  request.key = key;
+  const bool found = client.call<protocol::ops::Exists>(request).found;
   if (globals.json) {
     output::print_json({{"key", key}, {"exists", found}});
   }

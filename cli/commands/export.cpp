@@ -105,21 +105,23 @@ struct ExportOutput
   std::FILE* stream = nullptr;
 };
 
-Json
+protocol::ops::ExportRequest
 export_request(const ExportOptions& options, const std::string& after)
 {
-  Json fields{{"after", after}, {"limit", k_export_page}};
-  put_listing_selection(fields, options.pattern, options.tags, options.layer);
-  return fields;
+  protocol::ops::ExportRequest request;
+  request.after = after;
+  request.limit = k_export_page;
+  put_listing_selection(request, options.pattern, options.tags, options.layer);
+  return request;
 }
 
 // Writes the page's entries; returns how many.
 std::uint64_t
-write_export_page(export_file::EntryWriter& writer, const protocol::Reply& reply)
+write_export_page(export_file::EntryWriter& writer, const protocol::ops::ExportReply& reply)
 {
   std::uint64_t written = 0;
   std::string_view values = reply.value;
-  for (const auto& entry : reply.header.value("entries", Json::array())) {
+  for (const auto& entry : reply.entries) {
     const auto size = entry.at("size").get<std::size_t>();
     if (size > values.size()) {
       throw CliError(k_exit_daemon, "the daemon's export reply is shorter than its entries' sizes");
@@ -144,13 +146,12 @@ run_export(Globals& globals, const ExportOptions& options)
     writer.begin();
     std::string after;
     for (;;) {
-      const auto reply = client.call("export", export_request(options, after));
+      const auto reply = client.call<protocol::ops::Export>(export_request(options, after));
       entries += write_export_page(writer, reply);
-      const auto next = reply.header.find("next");
-      if (next == reply.header.end()) {
+      if (!reply.next) {
         break;
       }
-      after = next->get<std::string>();
+      after = *reply.next;
     }
   } catch (const std::system_error& e) {
     out.fail(e.code().value());

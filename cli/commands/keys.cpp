@@ -147,18 +147,20 @@ run_keys(Globals& globals, const KeysOptions& options)
     if (options.limit != 0) {
       want = std::min(want, options.limit - listed);
     }
-    Json fields{{"after", after}, {"limit", want}};
-    put_listing_selection(fields, options.pattern, options.tags, options.layer);
-    if (options.long_listing) {
-      fields["details"] = true;
-    }
-    const auto reply = client.call("keys", std::move(fields));
-    listed += reply.header["keys"].size();
+    protocol::ops::KeysRequest request;
+    request.after = after;
+    request.limit = static_cast<std::int64_t>(want);
+    request.details = options.long_listing;
+    put_listing_selection(request, options.pattern, options.tags, options.layer);
+    const auto reply = client.call<protocol::ops::Keys>(request);
+    listed += reply.keys.size();
     if (globals.json) {
       // Raw: JSON escapes what needs escaping, and scripts want the bytes.
-      all.insert(all.end(), reply.header["keys"].begin(), reply.header["keys"].end());
+      for (const auto& key : reply.keys) {
+        all.push_back(key);
+      }
       if (options.long_listing) {
-        for (const auto& entry : reply.header.value("entries", Json::array())) {
+        for (const auto& entry : reply.entries.value_or(Json::array())) {
           if (entry.value("found", false)) {
             Json copy = entry;
             copy.erase("found");
@@ -167,17 +169,16 @@ run_keys(Globals& globals, const KeysOptions& options)
         }
       }
     } else if (options.long_listing) {
-      print_long_page(reply.header.value("entries", Json::array()));
+      print_long_page(reply.entries.value_or(Json::array()));
     } else {
-      for (const auto& key : reply.header["keys"]) {
-        output::print_line(output::printable_key(key.get<std::string>()));
+      for (const auto& key : reply.keys) {
+        output::print_line(output::printable_key(key));
       }
     }
-    const auto next = reply.header.find("next");
-    if (next == reply.header.end() || (options.limit != 0 && listed >= options.limit)) {
+    if (!reply.next || (options.limit != 0 && listed >= options.limit)) {
       break;
     }
-    after = next->get<std::string>();
+    after = *reply.next;
   }
   if (globals.json) {
     Json out{{"keys", std::move(all)}};

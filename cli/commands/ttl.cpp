@@ -56,10 +56,14 @@ int
 run_expire(Globals& globals, const std::string& key, std::int64_t ttl_ms)
 {
   auto client = Client::connect(globals);
-  const auto reply = client.call("expire", {{"key", key}, {"ttl_ms", ttl_ms}});
-  const bool found = reply.header.value("found", false);
+  protocol::ops::ExpireRequest request;
+  request.key = key;
+  request.ttl_ms = ttl_ms;
+  const auto reply = client.call<protocol::ops::Expire>(request);
+  const bool found = reply.found;
   if (globals.json) {
-    output::print_json({{"key", key}, {"found", found}, {"ttl_ms", found ? reply.header["ttl_ms"] : Json(nullptr)}});
+    const auto applied = reply.ttl_ms.value_or(std::nullopt);
+    output::print_json({{"key", key}, {"found", found}, {"ttl_ms", found && applied ? Json(*applied) : Json(nullptr)}});
   } else if (!found) {
     print_not_found(globals, key);
   }
@@ -141,8 +145,9 @@ add_touch(CLI::App& app, Globals& globals)
                   "  omnicache touch greeting other");
   command->callback([&globals, keys] {
     auto client = Client::connect(globals);
-    const auto reply = client.call("touch", {{"keys", *keys}});
-    print_count(globals, "touched", reply.header.value("touched", std::uint64_t{0}));
+    protocol::ops::TouchRequest request;
+    request.keys = *keys;
+    print_count(globals, "touched", client.call<protocol::ops::Touch>(request).touched);
   });
 }
 
