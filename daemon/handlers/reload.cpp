@@ -1,4 +1,4 @@
-#include "daemon/handlers/handler.hpp"
+#include "daemon/handlers/typed.hpp"
 
 namespace omnicache::daemon {
 
@@ -7,20 +7,19 @@ using protocol::Json;
 // The reload itself runs on the main thread, as SIGHUP's does; the session
 // takes the reply back to its own.
 void
-handle_reload(Context& context, const protocol::Request& request, Completion done)
+handle_reload(Context& context, const protocol::ops::ReloadRequest&, Done<protocol::ops::ReloadReply> done)
 {
   const auto config = context.shared.config();
-  context.shared.reload([id = request.id, file = config->file(), done = std::move(done)](ReloadOutcome outcome) {
-    Json changes = Json::array();
+  context.shared.reload([file = config->file(), done = std::move(done)](ReloadOutcome outcome) {
+    protocol::ops::ReloadReply reply;
+    reply.reloaded = outcome.reloaded;
+    reply.file = file;
     for (const auto& change : outcome.changes) {
-      changes.push_back({{"key", change.key}, {"before", change.before}, {"after", change.after},
-                         {"live", change.live}});
+      reply.changes.push_back({{"key", change.key}, {"before", change.before}, {"after", change.after},
+                               {"live", change.live}});
     }
-    protocol::Reply reply;
-    reply.id = id;
-    reply.header = {{"reloaded", outcome.reloaded}, {"file", file}, {"changes", std::move(changes)}};
     if (!outcome.reloaded) {
-      reply.header["reason"] = outcome.error;
+      reply.reason = outcome.error;
     }
     done(std::move(reply));
   });

@@ -24,6 +24,13 @@ typed()
   return {Op::name, run_typed<Op, handler>, nullptr};
 }
 
+template <class Op, TypedAsyncHandler<Op> handler>
+constexpr Binding
+typed_async()
+{
+  return {Op::name, nullptr, run_typed_async<Op, handler>};
+}
+
 // Which handler answers each operation; the operations themselves, their
 // kinds and order, are protocol::ops::op_table().
 // clang-format off
@@ -47,7 +54,7 @@ constexpr std::array k_bindings{
   Binding{"semantic_get",    nullptr,         handle_semantic_get},
   Binding{"semantic_reject", nullptr,         handle_semantic_reject},
   typed<ops::Export, handle_export>(),
-  Binding{"reload",          nullptr,         handle_reload},
+  typed_async<ops::Reload, handle_reload>(),
   typed<ops::Config, handle_config>(),
   Binding{"mget",            handle_mget,     nullptr},
   Binding{"expire",          nullptr,         handle_expire},

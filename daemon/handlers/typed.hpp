@@ -3,6 +3,8 @@
 #include "daemon/handlers/handler.hpp"
 #include "protocol/ops/ops.hpp"
 
+#include <exception>
+#include <string>
 #include <utility>
 
 // Between the wire and a typed handler: the dispatch reads the request's
@@ -44,6 +46,53 @@ run_typed(Context& context, const protocol::Request& request)
   return reply_of(request.id, handler(context, request_of<typename Op::Request>(request)));
 }
 
+// How a typed handler that answers later replies: with its reply struct, or
+// with an error (an exception the work threw, or a code and a message).
+template <class Reply>
+class Done
+{
+public:
+  Done(std::uint64_t id, Completion done)
+    : m_id(id),
+      m_done(std::move(done))
+  {
+  }
+  void operator()(Reply reply) const { m_done(reply_of(m_id, std::move(reply))); }
+  void fail(protocol::ErrorCode code, std::string message) const
+  {
+    m_done(protocol::make_error(m_id, code, std::move(message)));
+  }
+  void fail(std::exception_ptr error) const;
+  std::uint64_t id() const { return m_id; }
+
+private:
+  std::uint64_t m_id;
+  Completion m_done;
+};
+
+template <class Reply>
+void
+Done<Reply>::fail(std::exception_ptr error) const
+{
+  try {
+    std::rethrow_exception(error);
+  } catch (const protocol::Error& e) {
+    fail(e.code(), e.what());
+  } catch (const std::exception& e) {
+    fail(protocol::ErrorCode::internal, e.what());
+  }
+}
+
+template <class Op>
+using TypedAsyncHandler = void (*)(Context&, const typename Op::Request&, Done<typename Op::Reply>);
+
+template <class Op, TypedAsyncHandler<Op> handler>
+void
+run_typed_async(Context& context, const protocol::Request& request, Completion done)
+{
+  handler(context, request_of<typename Op::Request>(request), Done<typename Op::Reply>(request.id, std::move(done)));
+}
+
 // Field checks on typed requests. Each throws Error(bad_request) or
 // Error(too_large) naming the field and the limit, as the Json ones do.
 std::string tenant_of(const std::optional<std::string>& tenant);
@@ -62,5 +111,6 @@ protocol::ops::ShutdownReply handle_shutdown(Context&, const protocol::ops::Shut
 protocol::ops::ConfigReply handle_config(Context&, const protocol::ops::ConfigRequest&);
 protocol::ops::KeysReply handle_keys(Context&, const protocol::ops::KeysRequest&);
 protocol::ops::ExportReply handle_export(Context&, const protocol::ops::ExportRequest&);
+void handle_reload(Context&, const protocol::ops::ReloadRequest&, Done<protocol::ops::ReloadReply>);
 
 } // namespace omnicache::daemon
