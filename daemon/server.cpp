@@ -1,5 +1,6 @@
 #include "daemon/server.hpp"
 
+#include "daemon/commit_effects.hpp"
 #include "daemon/embedders/make.hpp"
 #include "daemon/log.hpp"
 #include "omnicache_version.hpp"
@@ -221,18 +222,10 @@ Server::open()
   options.on_error = [](const std::string& message) { log::error("{}", message); };
   m_index = std::make_unique<store::semantic::Index>(
     store::semantic::IndexParams{s.semantic_m, s.semantic_ef_construction, s.semantic_ef});
-  // The index forgets an entry's vector as soon as the entry is gone, so its
-  // memory follows the live entries.
-  options.on_removed = [&index = *m_index](const std::vector<store::RemovedEntry>& removed) {
-    std::map<std::string_view, std::vector<std::int64_t>> by_tenant;
-    for (const auto& entry : removed) {
-      by_tenant[entry.tenant].push_back(entry.id);
-    }
-    for (const auto& [tenant, ids] : by_tenant) {
-      index.forget(tenant, ids);
-    }
-  };
   m_store = std::make_unique<store::Store>(std::move(options));
+  // What follows a commit (commit_effects.hpp; the shared tier's in open_shared_tier).
+  m_store->observe(follow_vectors(*m_index));
+  m_store->observe(wake_waiters(m_leases));
   m_embedder = make_embedder(s); // semantic.embedder; a change needs a restart (SIGHUP says so)
   open_shared_tier();
   m_shared = std::make_unique<Shared>(Shared{*m_store, m_metrics, m_leases, *m_index, *m_embedder, m_info,

@@ -7,6 +7,38 @@
 
 namespace omnicache::daemon {
 
+namespace {
+
+// What this daemon's clients changed goes on to Redis and the other daemons,
+// in commit order, before the replies; what came from there (or is kept for
+// this daemon alone) does not. The tier queues it for its own thread.
+store::CommitObserver
+replicate_to(tier::SharedTier& tier)
+{
+  return [&tier](const store::Commit& commit) {
+    for (const auto& change : commit.changes) {
+      if (!change.origin.replicate) {
+        continue;
+      }
+      switch (change.kind) {
+      case store::Change::Kind::set:
+      case store::Change::Kind::ttl:
+        // Semantic indexes stay local: other daemons find the answer by its key.
+        tier.mirror(*change.entry, change.written_ms);
+        if (change.replaced) {
+          tier.announce_overwrite(change.entry->tenant, change.entry->key);
+        }
+        break;
+      case store::Change::Kind::removal:
+        tier.publish(change.removal);
+        break;
+      }
+    }
+  };
+}
+
+} // namespace
+
 void
 Server::open_shared_tier()
 {
@@ -29,7 +61,7 @@ Server::open_shared_tier()
   // Another daemon's invalidation: applied here like a local one, but not sent back.
   auto apply = [&store = *m_store](const tier::Invalidation& change) {
     store.submit(store::WriteJob{
-      [change](store::Writer& writer) { apply_invalidation(writer, change); },
+      [change](store::Writer& writer) { writer.remove(change, store::now_ms()); },
       [](std::exception_ptr error) {
         if (error) {
           try {
@@ -46,6 +78,8 @@ Server::open_shared_tier()
     store.submit(store::WriteJob{[](store::Writer&) {}, [then = std::move(then)](std::exception_ptr) { then(); }});
   };
   m_tier = std::make_unique<tier::SharedTier>(std::move(options), std::move(apply), std::move(after_applied));
+  // Expire and persist send the whole entry again: the writer reads it back.
+  m_store->observe(replicate_to(*m_tier), true);
 }
 
 } // namespace omnicache::daemon

@@ -20,6 +20,20 @@ constexpr std::size_t k_max_batch = 1024;
 // every sweep would cost more than the reads themselves.
 constexpr auto k_touch_interval = std::chrono::seconds(10);
 
+// The keys each job meant to set, for the observers.
+template <typename Jobs>
+std::vector<Settled>
+settled_of(const Jobs& jobs)
+{
+  std::vector<Settled> settled;
+  for (const auto& job : jobs) {
+    if (!job.settles.keys.empty()) {
+      settled.push_back({job.origin, job.settles});
+    }
+  }
+  return settled;
+}
+
 } // namespace
 
 Store::Store(StoreOptions options)
@@ -36,6 +50,15 @@ Store::Store(StoreOptions options)
 Store::~Store()
 {
   stop();
+}
+
+void
+Store::observe(CommitObserver observer, bool whole_ttl_entries)
+{
+  m_observers.push_back(std::move(observer));
+  if (whole_ttl_entries) {
+    m_writer->record_ttl_entries(true);
+  }
 }
 
 void
@@ -78,6 +101,11 @@ Store::submit(WriteJob job)
       return;
     }
   }
+  Commit refused;
+  if (!job.settles.keys.empty()) {
+    refused.settled.push_back({job.origin, job.settles});
+  }
+  publish(refused);
   job.done(std::make_exception_ptr(Error(ErrorCode::shutting_down, "the daemon is shutting down")));
 }
 
@@ -94,6 +122,9 @@ Store::submit(std::vector<WriteJob> jobs)
       return;
     }
   }
+  Commit refused;
+  refused.settled = settled_of(jobs);
+  publish(refused);
   for (auto& job : jobs) {
     job.done(std::make_exception_ptr(Error(ErrorCode::shutting_down, "the daemon is shutting down")));
   }
@@ -166,11 +197,25 @@ Store::run()
 }
 
 void
-Store::apply_delta(const Delta& delta)
+Store::apply_delta(Commit& commit, const Delta& delta)
 {
   m_stats.apply(delta);
-  if (m_options.on_removed && !delta.removed().empty()) {
-    m_options.on_removed(delta.removed());
+  commit.removed = delta.removed();
+}
+
+void
+Store::publish(const Commit& commit)
+{
+  if (commit.empty()) {
+    return;
+  }
+  for (const auto& observer : m_observers) {
+    // The commit stands whatever an observer makes of it.
+    try {
+      observer(commit);
+    } catch (const std::exception& e) {
+      report("telling what a commit changed", e);
+    }
   }
 }
 
@@ -179,10 +224,11 @@ Store::run_batch(std::deque<WriteJob>& batch)
 {
   std::vector<std::exception_ptr> errors(batch.size());
   std::exception_ptr commit_error;
+  Commit commit;
   try {
     m_writer->begin();
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      m_writer->begin_job();
+      m_writer->begin_job(batch[i].origin);
       try {
         batch[i].apply(*m_writer);
         m_writer->end_job();
@@ -195,8 +241,11 @@ Store::run_batch(std::deque<WriteJob>& batch)
     m_writer->evict_to_limits();
     m_writer->end_job();
     m_writer->commit();
-    apply_delta(m_writer->take_batch_delta());
+    commit.committed = true;
+    commit.changes = m_writer->take_batch_changes();
+    apply_delta(commit, m_writer->take_batch_delta());
   } catch (const std::exception& e) {
+    commit = Commit{};
     commit_error = std::current_exception();
     report(fmt::format("committing {} writes", batch.size()), e);
     try {
@@ -205,6 +254,8 @@ Store::run_batch(std::deque<WriteJob>& batch)
       report("rolling back a failed batch", inner);
     }
   }
+  commit.settled = settled_of(batch);
+  publish(commit);
   for (std::size_t i = 0; i < batch.size(); ++i) {
     batch[i].done(commit_error ? commit_error : errors[i]);
   }
@@ -225,7 +276,10 @@ Store::maintain(bool stopping)
     m_writer->evict_to_limits();
     m_writer->end_job();
     m_writer->commit();
-    apply_delta(m_writer->take_batch_delta());
+    Commit commit;
+    commit.committed = true;
+    apply_delta(commit, m_writer->take_batch_delta());
+    publish(commit);
     // Counters are saved after the delta is applied so that the sweep's
     // expirations are among them.
     m_writer->begin();

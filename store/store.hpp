@@ -1,6 +1,7 @@
 #pragma once
 
 #include "store/checkpointer.hpp"
+#include "store/commit.hpp"
 #include "store/entry.hpp"
 #include "store/reader.hpp"
 #include "store/stats.hpp"
@@ -22,11 +23,16 @@ namespace omnicache::store {
 
 // A change to make. `apply` runs on the writer thread inside a transaction
 // (and a savepoint of its own); `done` runs on the writer thread once that
-// transaction is durable, with the error if the job or the commit failed.
+// transaction is durable, with the error if the job or the commit failed,
+// after the observers of the commit were told what it changed.
 struct WriteJob
 {
   std::function<void(Writer&)> apply;
   std::function<void(std::exception_ptr)> done;
+  Origin origin = {};
+  // The keys the job means to set: the observers hear they are settled once
+  // the job is over, whatever became of it.
+  TenantKeys settles = {};
 };
 
 struct StoreOptions
@@ -36,10 +42,6 @@ struct StoreOptions
   StoreLimits limits;
   // Told about failures of background work (sweeps, flushes); may be empty.
   std::function<void(const std::string&)> on_error;
-  // Told, on the writer thread after each commit, which entries of the
-  // layers that keep vectors were removed (expired, evicted, replaced,
-  // deleted, invalidated); may be empty.
-  std::function<void(const std::vector<RemovedEntry>&)> on_removed;
 };
 
 // Owns the database: one writer thread that commits jobs in groups (a job is
@@ -51,6 +53,10 @@ public:
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
+
+  // Adds an observer of every batch's outcome (commit.hpp); before start().
+  // `whole_ttl_entries`: it wants a TTL change's whole entry, which costs a read.
+  void observe(CommitObserver observer, bool whole_ttl_entries = false);
 
   void start();
   // Finishes every job already submitted, writes pending hits and counters,
@@ -70,7 +76,9 @@ public:
 private:
   void run();
   void run_batch(std::deque<WriteJob>& batch);
-  void apply_delta(const Delta& delta);
+  void apply_delta(Commit& commit, const Delta& delta);
+  // Tells the observers; on the writer thread, unless the jobs were refused.
+  void publish(const Commit& commit);
   // Sweeps, evicts and saves counters; hits are written only every few seconds
   // and when `stopping`.
   void maintain(bool stopping);
@@ -81,6 +89,7 @@ private:
   TouchLog m_touches;
   std::unique_ptr<Writer> m_writer;
   std::unique_ptr<Checkpointer> m_checkpointer;
+  std::vector<CommitObserver> m_observers;
 
   mutable std::mutex m_mutex;
   std::condition_variable m_wake;

@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <bit>
-
 #include <chrono>
+#include <iterator>
 #include <utility>
 #include <vector>
 
@@ -116,12 +116,16 @@ Writer::rollback()
   m_touches.settle(false);
   m_batch.clear();
   m_job.clear();
+  m_batch_changes.clear();
+  m_job_changes.clear();
 }
 
 void
-Writer::begin_job()
+Writer::begin_job(const Origin& origin)
 {
   m_job.clear();
+  m_job_changes.clear();
+  m_origin = origin;
   m_savepoint.run();
 }
 
@@ -131,6 +135,8 @@ Writer::end_job()
   m_release.run();
   m_batch.merge(m_job);
   m_job.clear();
+  std::move(m_job_changes.begin(), m_job_changes.end(), std::back_inserter(m_batch_changes));
+  m_job_changes.clear();
 }
 
 void
@@ -139,12 +145,35 @@ Writer::abort_job()
   m_rollback_to.run();
   m_release.run();
   m_job.clear();
+  m_job_changes.clear();
 }
 
 Delta
 Writer::take_batch_delta()
 {
   return std::exchange(m_batch, {});
+}
+
+std::vector<Change>
+Writer::take_batch_changes()
+{
+  return std::exchange(m_batch_changes, {});
+}
+
+void
+Writer::record(Change change)
+{
+  change.origin = m_origin;
+  m_job_changes.push_back(std::move(change));
+}
+
+void
+Writer::record_removal(Removal removal)
+{
+  Change change;
+  change.kind = Change::Kind::removal;
+  change.removal = std::move(removal);
+  record(std::move(change));
 }
 
 Gauges
@@ -261,6 +290,12 @@ Writer::set(const EntryWrite& entry, std::int64_t now)
     m_insert_vector.run();
   }
   m_last_id = id;
+  Change change;
+  change.entry = &entry;
+  change.id = id;
+  change.written_ms = now;
+  change.replaced = replaced;
+  record(std::move(change));
   m_job.count(entry.tenant, entry.layer, Counter::sets);
   m_job.gauge(entry.tenant, entry.layer,
               Gauges{1, static_cast<std::int64_t>(value.size()), static_cast<std::int64_t>(stored.size()),
@@ -303,6 +338,11 @@ Writer::remove_keys(std::string_view tenant, const std::vector<std::string>& key
     m_delete_key.bind(1, tenant).bind(2, key);
     removed += remove(m_delete_key, Reason::deleted, now).live;
   }
+  Removal removal;
+  removal.kind = Removal::Kind::keys;
+  removal.tenant = tenant;
+  removal.keys = keys;
+  record_removal(std::move(removal));
   return removed;
 }
 
@@ -334,7 +374,13 @@ Writer::invalidate(std::string_view tenant, const Selector& selector, std::int64
   if (!selector.tags.empty()) {
     stmt.bind(4, tags);
   }
-  return remove(stmt, Reason::invalidated, now).live;
+  const auto removed = remove(stmt, Reason::invalidated, now).live;
+  Removal removal;
+  removal.kind = Removal::Kind::selector;
+  removal.tenant = tenant;
+  removal.selector = selector;
+  record_removal(std::move(removal));
+  return removed;
 }
 
 std::uint64_t
@@ -344,7 +390,29 @@ Writer::flush(std::optional<std::string_view> tenant, std::int64_t now)
   if (tenant) {
     stmt.bind(1, *tenant);
   }
-  return remove(stmt, Reason::invalidated, now).live;
+  const auto removed = remove(stmt, Reason::invalidated, now).live;
+  Removal removal;
+  removal.kind = Removal::Kind::flush;
+  removal.tenant = tenant.value_or(std::string_view());
+  removal.all_tenants = !tenant;
+  record_removal(std::move(removal));
+  return removed;
+}
+
+std::uint64_t
+Writer::remove(const Removal& removal, std::int64_t now)
+{
+  switch (removal.kind) {
+  case Removal::Kind::keys:
+    return remove_keys(removal.tenant, removal.keys, now);
+  case Removal::Kind::selector:
+    return invalidate(removal.tenant, removal.selector, now);
+  case Removal::Kind::deps:
+    return invalidate_dependencies(removal.tenant, removal.deps, removal.version, now);
+  case Removal::Kind::flush:
+    return removal.all_tenants ? flush(std::nullopt, now) : flush(std::string_view(removal.tenant), now);
+  }
+  return 0;
 }
 
 std::uint64_t

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "store/codec.hpp"
+#include "store/commit.hpp"
 #include "store/entry.hpp"
 #include "store/sqlite.hpp"
 #include "store/stats.hpp"
@@ -31,11 +32,16 @@ public:
   void begin();
   void commit();
   void rollback();
-  void begin_job();
+  // `origin` marks the changes the job records (commit.hpp).
+  void begin_job(const Origin& origin = {});
   void end_job();   // keeps the job's changes
   void abort_job(); // rolls the job's changes back
   // The changes of the committed batch, handed over once.
   Delta take_batch_delta();
+  std::vector<Change> take_batch_changes();
+  // Whether a TTL change records the whole entry as it now is (read back,
+  // value and all) for the observers of commits; off, it records nothing.
+  void record_ttl_entries(bool on) { m_record_ttl_entries = on; }
 
   void set_limits(const StoreLimits& limits) { m_limits = limits; }
   const StoreLimits& limits() const { return m_limits; }
@@ -43,8 +49,11 @@ public:
   // Whether a live entry holds the key.
   bool exists(std::string_view tenant, std::string_view key, std::int64_t now);
 
-  // Operations. Each returns what the reply reports.
-  bool set(const EntryWrite& entry, std::int64_t now); // true when it replaced a live entry
+  // Operations. Each returns what the reply reports, and records what it
+  // changed for the observers of the commit.
+  // True when it replaced a live entry. The change recorded points at
+  // `entry`: it must stay where it is until the batch is over (the job keeps it).
+  bool set(const EntryWrite& entry, std::int64_t now);
   // The id the last set gave its entry (for the semantic index's labels).
   std::int64_t last_id() const { return m_last_id; }
   // writer_expiry.cpp
@@ -71,6 +80,9 @@ public:
   // removes nothing. Returns the live entries removed.
   std::uint64_t invalidate_dependencies(std::string_view tenant, const std::vector<std::string>& names,
                                         const std::string& version, std::int64_t now);
+  // One of the four removals above, as a Removal says (a client's, or
+  // another store's). Returns the live entries removed.
+  std::uint64_t remove(const Removal& removal, std::int64_t now);
 
   // Whether every dependency of `entry` that names a version is at that
   // version here, or has none recorded yet (an entry from another daemon
@@ -109,6 +121,9 @@ private:
   // Steps a DELETE ... RETURNING statement and accounts for every row.
   Removed remove(sqlite::Statement& stmt, Reason reason, std::int64_t now);
   bool over_limits() const;
+  // What observers of the commit hear of this job (commit.hpp).
+  void record(Change change);
+  void record_removal(Removal removal);
   // writer_deps.cpp
   std::optional<std::string> current_version(std::string_view tenant, std::string_view name);
   void record_version(std::string_view tenant, std::string_view name, std::string_view version, std::int64_t now);
@@ -150,6 +165,10 @@ private:
   TouchLog& m_touches;
   Delta m_batch;
   Delta m_job;
+  Origin m_origin;
+  bool m_record_ttl_entries = false;
+  std::vector<Change> m_batch_changes;
+  std::vector<Change> m_job_changes;
 };
 
 } // namespace omnicache::store

@@ -92,6 +92,12 @@ Writer::invalidate_dependencies(std::string_view tenant, const std::vector<std::
     // entries written before this call can never count as current again.
     record_version(tenant, name, version.empty() ? fmt::format("#{}", now) : version, now);
   }
+  Removal removal;
+  removal.kind = Removal::Kind::deps;
+  removal.tenant = tenant;
+  removal.deps = names;
+  removal.version = version;
+  record_removal(std::move(removal));
   return removed;
 }
 

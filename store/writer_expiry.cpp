@@ -45,7 +45,20 @@ Writer::set_ttl(std::string_view tenant, std::string_view key, std::int64_t ttl_
     stmt.bind_null(3);
   }
   stmt.run();
-  return sqlite3_changes(m_db.handle()) > 0;
+  const bool found = sqlite3_changes(m_db.handle()) > 0;
+  if (found && m_record_ttl_entries) {
+    // The whole entry, read back in this transaction: a replica is sent it again with its new TTL.
+    if (auto entry = live_entry(tenant, key, now)) {
+      Change change;
+      change.kind = Change::Kind::ttl;
+      change.owned = std::make_shared<const EntryWrite>(std::move(*entry));
+      change.entry = change.owned.get();
+      change.written_ms = now;
+      change.replaced = true;
+      record(std::move(change));
+    }
+  }
+  return found;
 }
 
 std::uint64_t

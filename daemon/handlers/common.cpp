@@ -320,7 +320,7 @@ ok_reply(const protocol::Request& request, Json fields)
 
 void
 submit_write(Context& context, const protocol::Request& request, std::function<Json(store::Writer&)> apply,
-             Completion done)
+             Completion done, store::TenantKeys settles)
 {
   auto result = std::make_shared<Json>();
   const std::uint64_t id = request.id;
@@ -342,6 +342,8 @@ submit_write(Context& context, const protocol::Request& request, std::function<J
         done(protocol::make_error(id, ErrorCode::internal, e.what()));
       }
     },
+    store::Origin{context.connection->id, true},
+    std::move(settles),
   });
 }
 

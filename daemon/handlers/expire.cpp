@@ -18,27 +18,15 @@ handle_expire(Context& context, const protocol::Request& request, Completion don
   }
   const std::int64_t ttl = ttl_of(request.header, context.settings, std::string(protocol::k_default_layer));
   // With a shared tier the whole entry goes to Redis again with its new TTL,
-  // and the other daemons drop their copies (which hold the old one).
-  auto changed = std::make_shared<std::optional<store::EntryWrite>>();
-  auto changed_ms = std::make_shared<std::int64_t>(0);
+  // and the other daemons drop their copies (which hold the old one): the
+  // tier's observer of commits asked the writer to record it.
   submit_write(
     context, request,
-    [tenant = std::move(tenant), key = std::move(key), ttl, changed, changed_ms,
-     mirrored = context.shared.tier != nullptr](store::Writer& writer) {
-      const std::int64_t now = store::now_ms();
-      const bool found = writer.set_ttl(tenant, key, ttl, now);
-      if (found && mirrored) {
-        *changed = writer.live_entry(tenant, key, now);
-        *changed_ms = now;
-      }
+    [tenant = std::move(tenant), key = std::move(key), ttl](store::Writer& writer) {
+      const bool found = writer.set_ttl(tenant, key, ttl, store::now_ms());
       return Json{{"found", found}, {"ttl_ms", found && ttl != 0 ? Json(ttl) : Json(nullptr)}};
     },
-    [done = std::move(done), &shared = context.shared, changed, changed_ms](protocol::Reply reply) {
-      if (reply.ok && *changed) {
-        mirror_entry(shared, **changed, *changed_ms, true);
-      }
-      done(std::move(reply));
-    });
+    std::move(done));
 }
 
 void

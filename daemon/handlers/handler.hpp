@@ -140,8 +140,12 @@ protocol::Reply ok_reply(const protocol::Request& request, protocol::Json fields
 
 // Queues `apply` to the writer. Its result becomes the reply's fields once the
 // transaction holding it has committed; an exception becomes an error reply.
+// What follows the commit is not the handler's: the store tells its observers
+// (daemon/commit_effects.hpp) what the job changed, as from this connection,
+// and that the keys in `settles` (those it means to set) are settled.
 void submit_write(Context& context, const protocol::Request& request,
-                  std::function<protocol::Json(store::Writer&)> apply, Completion done);
+                  std::function<protocol::Json(store::Writer&)> apply, Completion done,
+                  store::TenantKeys settles = {});
 
 // What a handler that finishes later keeps of its Context: the session's
 // Context lives only for the first call, these live as long as the work.
@@ -180,12 +184,6 @@ void embed_text(Context& context, std::string tenant, std::string text, std::fun
 // the entry came from the shared tier.
 void look_in_shared_tier(Context& context, std::string tenant, std::string key, std::string layer,
                          std::function<void(std::optional<store::Hit>, bool from_shared_tier)> done);
-// Committed changes, for Redis and the other daemons; no-ops without a tier.
-// An entry that `replaced` another is dropped from the other daemons' stores.
-void mirror_entry(Shared& shared, const store::EntryWrite& entry, std::int64_t written_ms, bool replaced);
-void publish_removal(Shared& shared, const tier::Invalidation& change);
-// Applies another daemon's invalidation to the local store (on the writer thread).
-std::uint64_t apply_invalidation(store::Writer& writer, const tier::Invalidation& change);
 
 // The handlers, one file each.
 // get looks in the local store only; the op (get_tiered) goes on to the shared tier.

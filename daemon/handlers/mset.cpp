@@ -69,51 +69,28 @@ handle_mset(Context& context, const protocol::Request& request, Completion done)
   const auto condition = only_missing   ? store::SetCondition::if_absent
                          : only_present ? store::SetCondition::if_present
                                         : store::SetCondition::always;
-  std::vector<std::string> keys;
-  // Waiters (get_or_lease) only need waking when someone waits at all.
-  if (context.shared.leases.any()) {
-    keys.reserve(entries.size());
-    for (const auto& entry : entries) {
-      keys.push_back(entry.key);
-    }
+  store::TenantKeys settles{tenant, {}};
+  settles.keys.reserve(entries.size());
+  for (const auto& entry : entries) {
+    settles.keys.push_back(entry.key);
   }
-  // The entries written, for the shared tier (those skipped as present are
-  // not), and whether each replaced one.
-  auto written = std::make_shared<std::vector<std::pair<store::EntryWrite, bool>>>();
-  auto written_ms = std::make_shared<std::int64_t>(0);
+  // The job keeps the entries: the commit's observers are told where they are.
   submit_write(
     context, request,
-    [entries = std::move(entries), condition, written, written_ms, mirrored = context.shared.tier != nullptr](
-      store::Writer& writer) mutable {
+    [entries = std::move(entries), condition](store::Writer& writer) {
       const std::int64_t now = store::now_ms();
-      *written_ms = now;
       std::uint64_t stored = 0;
       std::uint64_t skipped = 0;
-      for (auto& entry : entries) {
-        const auto replaced = writer.set_if(entry, condition, now);
-        if (!replaced) {
+      for (const auto& entry : entries) {
+        if (writer.set_if(entry, condition, now)) {
+          ++stored;
+        } else {
           ++skipped;
-          continue;
-        }
-        ++stored;
-        if (mirrored) {
-          written->emplace_back(std::move(entry), *replaced);
         }
       }
       return Json{{"stored", stored}, {"skipped", skipped}};
     },
-    [done = std::move(done), &shared = context.shared, tenant, keys = std::move(keys), written, written_ms,
-     connection = context.connection->id](protocol::Reply reply) {
-      if (reply.ok) {
-        for (const auto& [entry, replaced] : *written) {
-          mirror_entry(shared, entry, *written_ms, replaced);
-        }
-      }
-      for (const auto& key : keys) {
-        shared.leases.on_set(tenant, key, connection);
-      }
-      done(std::move(reply));
-    });
+    std::move(done), std::move(settles));
 }
 
 } // namespace omnicache::daemon

@@ -15,20 +15,15 @@ using protocol::Json;
 
 namespace {
 
-// Applies `change` here; once committed, hands it to the shared tier.
+// Applies `change` here; once committed, the store tells its observers (the
+// shared tier among them) what was asked.
 void
-submit_removal(Context& context, const protocol::Request& request, tier::Invalidation change, Completion done)
+submit_removal(Context& context, const protocol::Request& request, store::Removal change, Completion done)
 {
-  auto shared_change = std::make_shared<const tier::Invalidation>(std::move(change));
   submit_write(
     context, request,
-    [shared_change](store::Writer& writer) { return Json{{"removed", apply_invalidation(writer, *shared_change)}}; },
-    [shared_change, &shared = context.shared, done = std::move(done)](protocol::Reply reply) {
-      if (reply.ok) {
-        publish_removal(shared, *shared_change);
-      }
-      done(std::move(reply));
-    });
+    [change = std::move(change)](store::Writer& writer) { return Json{{"removed", writer.remove(change, store::now_ms())}}; },
+    std::move(done));
 }
 
 // invalidate with deps: removes what depends on each and records its new version.
@@ -52,8 +47,8 @@ invalidate_dependencies(Context& context, const protocol::Request& request, std:
   if (version.size() > context.settings.max_tag_bytes) {
     throw Error(ErrorCode::too_large, "field 'version' is over limits.max_tag_bytes");
   }
-  tier::Invalidation change;
-  change.kind = tier::Invalidation::Kind::deps;
+  store::Removal change;
+  change.kind = store::Removal::Kind::deps;
   change.tenant = std::move(tenant);
   change.deps = std::move(names);
   // Without a version of its own the dependency gets a fresh one, chosen
@@ -68,8 +63,8 @@ invalidate_dependencies(Context& context, const protocol::Request& request, std:
 void
 handle_del(Context& context, const protocol::Request& request, Completion done)
 {
-  tier::Invalidation change;
-  change.kind = tier::Invalidation::Kind::keys;
+  store::Removal change;
+  change.kind = store::Removal::Kind::keys;
   change.tenant = tenant_of(request);
   change.keys = keys_of(request.header, context.settings);
   submit_removal(context, request, std::move(change), std::move(done));
@@ -90,8 +85,8 @@ handle_invalidate(Context& context, const protocol::Request& request, Completion
   if (selector.empty()) {
     throw Error(ErrorCode::bad_request, "invalidate needs 'tags', 'pattern' or 'layer' (to remove everything, use flush)");
   }
-  tier::Invalidation change;
-  change.kind = tier::Invalidation::Kind::selector;
+  store::Removal change;
+  change.kind = store::Removal::Kind::selector;
   change.tenant = std::move(tenant);
   change.selector = std::move(selector);
   submit_removal(context, request, std::move(change), std::move(done));
@@ -100,8 +95,8 @@ handle_invalidate(Context& context, const protocol::Request& request, Completion
 void
 handle_flush(Context& context, const protocol::Request& request, Completion done)
 {
-  tier::Invalidation change;
-  change.kind = tier::Invalidation::Kind::flush;
+  store::Removal change;
+  change.kind = store::Removal::Kind::flush;
   change.tenant = tenant_of(request);
   change.all_tenants = protocol::optional_bool(request.header, "all_tenants", false);
   submit_removal(context, request, std::move(change), std::move(done));

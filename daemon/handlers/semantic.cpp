@@ -198,30 +198,15 @@ handle_semantic_set(Context& context, const protocol::Request& request, Completi
         entry->vector = store::VectorWrite{q.scope(), q.context, q.text, q.vector};
       }
       const std::int64_t ttl_ms = entry->ttl_ms;
-      auto written_ms = std::make_shared<std::int64_t>(0);
-      auto& index = held->shared.index;
       auto later = held->context();
+      store::TenantKeys settles{tenant, {q.key}};
+      // The index gets the vector from the commit's observers (commit_effects.hpp),
+      // before this reply; the shared tier gets the entry without it.
       submit_write(
         later, request_with_id(id),
-        [entry, written_ms, &index](store::Writer& writer) {
-          *written_ms = store::now_ms();
-          const bool replaced = writer.set(*entry, *written_ms);
-          if (entry->vector) {
-            // Added before the commit, so the index always holds every
-            // committed vector (a label whose entry is rolled back or gone
-            // only misses: candidates are checked against the database).
-            index.add(entry->tenant, entry->vector->scope, writer.last_id(), entry->vector->vector);
-          }
-          return Json{{"replaced", replaced}};
-        },
-        [done, ttl_ms, entry, written_ms, q = std::move(q), warning = std::move(warning), &shared = held->shared,
-         tenant, connection = held->connection->id](protocol::Reply reply) {
-          // Committed (or failed): clients waiting for this key may go on.
-          shared.leases.on_set(tenant, q.key, connection);
+        [entry](store::Writer& writer) { return Json{{"replaced", writer.set(*entry, store::now_ms())}}; },
+        [done, ttl_ms, q = std::move(q), warning = std::move(warning)](protocol::Reply reply) {
           if (reply.ok) {
-            // Semantic indexes stay local: other daemons find the answer by its key.
-            entry->vector.reset();
-            mirror_entry(shared, *entry, *written_ms, reply.header.value("replaced", false));
             reply.header["ttl_ms"] = ttl_ms == 0 ? Json(nullptr) : Json(ttl_ms);
             reply.header["key"] = q.key;
             reply.header["embedder"] = q.embedder;
@@ -231,7 +216,8 @@ handle_semantic_set(Context& context, const protocol::Request& request, Completi
             }
           }
           done(std::move(reply));
-        });
+        },
+        std::move(settles));
       return std::nullopt;
     });
 }

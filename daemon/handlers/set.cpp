@@ -37,24 +37,20 @@ handle_set(Context& context, const protocol::Request& request, Completion done)
   } else {
     entry->value.assign(request.value);
   }
-  auto written_ms = std::make_shared<std::int64_t>(0);
+  store::TenantKeys settles{entry->tenant, {entry->key}};
   submit_write(
     context, request,
-    [entry, written_ms, condition](store::Writer& writer) {
-      *written_ms = store::now_ms();
-      const auto replaced = writer.set_if(*entry, condition, *written_ms);
+    [entry, condition](store::Writer& writer) {
+      const auto replaced = writer.set_if(*entry, condition, store::now_ms());
       return Json{{"stored", replaced.has_value()}, {"replaced", replaced.value_or(false)}};
     },
-    [done = std::move(done), entry, written_ms, &shared = context.shared, connection = context.connection->id](
-      protocol::Reply reply) {
+    [done = std::move(done), entry](protocol::Reply reply) {
       if (reply.ok && reply.header.value("stored", false)) {
         reply.header["ttl_ms"] = entry->ttl_ms == 0 ? Json(nullptr) : Json(entry->ttl_ms);
-        mirror_entry(shared, *entry, *written_ms, reply.header.value("replaced", false));
       }
-      // Committed (or failed): clients waiting for this key may go on.
-      shared.leases.on_set(entry->tenant, entry->key, connection);
       done(std::move(reply));
-    });
+    },
+    std::move(settles));
 }
 
 } // namespace omnicache::daemon

@@ -1,5 +1,5 @@
-// The shared tier seen from the handlers: lookups after a local miss, and
-// committed changes handed on to Redis and the other daemons.
+// The shared tier seen from the handlers: lookups after a local miss.
+// Committed changes reach it from the store (Server::open_shared_tier).
 #include "daemon/handlers/handler.hpp"
 
 #include <boost/asio/post.hpp>
@@ -55,42 +55,6 @@ look_in_shared_tier(Context& context, std::string tenant, std::string key, std::
                   },
                 });
               });
-}
-
-void
-mirror_entry(Shared& shared, const store::EntryWrite& entry, std::int64_t written_ms, bool replaced)
-{
-  if (shared.tier != nullptr) {
-    shared.tier->mirror(entry, written_ms);
-    if (replaced) {
-      shared.tier->announce_overwrite(entry.tenant, entry.key);
-    }
-  }
-}
-
-void
-publish_removal(Shared& shared, const tier::Invalidation& change)
-{
-  if (shared.tier != nullptr) {
-    shared.tier->publish(change);
-  }
-}
-
-std::uint64_t
-apply_invalidation(store::Writer& writer, const tier::Invalidation& change)
-{
-  const auto now = store::now_ms();
-  switch (change.kind) {
-  case tier::Invalidation::Kind::keys:
-    return writer.remove_keys(change.tenant, change.keys, now);
-  case tier::Invalidation::Kind::selector:
-    return writer.invalidate(change.tenant, change.selector, now);
-  case tier::Invalidation::Kind::deps:
-    return writer.invalidate_dependencies(change.tenant, change.deps, change.version, now);
-  case tier::Invalidation::Kind::flush:
-    return change.all_tenants ? writer.flush(std::nullopt, now) : writer.flush(std::string_view(change.tenant), now);
-  }
-  return 0;
 }
 
 } // namespace omnicache::daemon

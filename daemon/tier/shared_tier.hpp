@@ -1,6 +1,7 @@
 #pragma once
 
 #include "daemon/tier/redis.hpp"
+#include "store/commit.hpp"
 #include "store/entry.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -62,18 +63,9 @@ struct SharedEntry
   std::uint64_t generation = 0;
 };
 
-// A removal made on one daemon, for every daemon's local store.
-struct Invalidation
-{
-  enum class Kind { keys, selector, deps, flush };
-  Kind kind = Kind::keys;
-  std::string tenant;
-  std::vector<std::string> keys; // keys
-  store::Selector selector;      // selector
-  std::vector<std::string> deps; // deps: names, and the version recorded for them
-  std::string version;
-  bool all_tenants = false; // flush
-};
+// A removal made on one daemon, for every daemon's local store: as the
+// store's writer records it for the observers of its commits.
+using Invalidation = store::Removal;
 
 // Counters for stats; read from any thread.
 struct TierCounters

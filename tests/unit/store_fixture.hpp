@@ -120,13 +120,13 @@ public:
     options.path = path();
     options.limits = m_limits;
     options.on_error = [](const std::string& message) { FAIL_CHECK("store reported: " << message); };
-    options.on_removed = [this](const std::vector<store::RemovedEntry>& removed) {
+    m_store = std::make_unique<store::Store>(std::move(options));
+    m_store->observe([this](const store::Commit& commit) {
       std::lock_guard lock(m_removed_mutex);
-      for (const auto& entry : removed) {
+      for (const auto& entry : commit.removed) {
         m_removed.push_back(entry.tenant + "/" + std::to_string(entry.id));
       }
-    };
-    m_store = std::make_unique<store::Store>(std::move(options));
+    });
     m_store->start();
     m_reader = m_store->open_reader();
     // The writer maintains the store once as it starts, before or right after
