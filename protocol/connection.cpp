@@ -99,7 +99,7 @@ void
 throw_if_error(const Reply& reply)
 {
   if (!reply.ok) {
-    throw Error(reply.error_code, reply.error_message);
+    throw ReplyError(reply.error_code, reply.error_message);
   }
 }
 
@@ -129,6 +129,7 @@ Connection::~Connection()
 Connection::Connection(Connection&& other) noexcept
   : m_fd(std::exchange(other.m_fd, -1)),
     m_timeout_ms(other.m_timeout_ms),
+    m_request_limit(other.m_request_limit),
     m_limits(other.m_limits),
     m_reader(std::move(other.m_reader)),
     m_next_id(other.m_next_id),
@@ -149,6 +150,7 @@ Connection::operator=(Connection&& other) noexcept
     close_socket();
     m_fd = std::exchange(other.m_fd, -1);
     m_timeout_ms = other.m_timeout_ms;
+    m_request_limit = other.m_request_limit;
     m_limits = other.m_limits;
     m_reader = std::move(other.m_reader);
     m_next_id = other.m_next_id;
@@ -161,6 +163,15 @@ Connection::operator=(Connection&& other) noexcept
     m_value_left = std::exchange(other.m_value_left, 0);
   }
   return *this;
+}
+
+int
+Connection::release()
+{
+  if (!m_in_flight.empty() || value_left() > 0 || m_reader.buffered() > 0) {
+    throw Error(ErrorCode::internal, "a connection with replies still to read cannot be handed over");
+  }
+  return std::exchange(m_fd, -1);
 }
 
 void
@@ -220,9 +231,10 @@ Connection::encode_head(std::uint64_t id, std::string_view op, Json fields, std:
   } catch (const Json::type_error&) {
     throw Error(ErrorCode::bad_request, "keys, tags and other names must be valid UTF-8 text");
   }
-  if (k_prefix_bytes + header.size() + value_size > k_max_body_bytes) {
-    throw Error(ErrorCode::too_large, fmt::format("a request of {} bytes does not fit in one frame",
-                                                  k_prefix_bytes + header.size() + value_size));
+  const std::uint64_t body = k_prefix_bytes + header.size() + value_size;
+  if (body > m_request_limit) {
+    throw Error(ErrorCode::too_large, fmt::format("a request of {} bytes is over limits.max_frame_bytes ({} bytes)",
+                                                  body, m_request_limit));
   }
   std::string head;
   append_frame_head(head, header, static_cast<std::size_t>(value_size));
@@ -364,7 +376,7 @@ Connection::read_hello()
     // does not know the field.
     if (capabilities == reply.header.end() || !capabilities->is_array()
         || std::find(capabilities->begin(), capabilities->end(), name) == capabilities->end()) {
-      throw Error(ErrorCode::unsupported, fmt::format("the daemon lacks the capability '{}'", name));
+      throw ReplyError(ErrorCode::unsupported, fmt::format("the daemon lacks the capability '{}'", name));
     }
   }
   m_server = std::move(reply.header);

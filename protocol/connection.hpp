@@ -26,12 +26,21 @@ public:
   using Error::Error;
 };
 
+// An error reply, or a hello that the client must refuse (a capability it
+// requires is missing): the daemon said no. A plain Error from a Connection
+// is the caller's own mistake, found before anything was sent.
+class ReplyError : public Error
+{
+public:
+  using Error::Error;
+};
+
 // Connects to the Unix socket at `path`, giving up after `timeout_ms` (0: no
 // bound) while the listener's queue is full. Returns a blocking, close-on-exec
 // socket, or -1 with errno set (ETIMEDOUT when the time ran out).
 int connect_unix(const std::string& path, std::int64_t timeout_ms);
 
-// Throws Error with the code and message of an error reply.
+// Throws ReplyError with the code and message of an error reply.
 void throw_if_error(const Reply& reply);
 
 // Replies are not limited by the request limits (PROTOCOL.md 2.4): by default
@@ -55,13 +64,19 @@ public:
   Connection& operator=(const Connection&) = delete;
 
   int fd() const { return m_fd; }
+  // Hands the socket over to a caller that goes on by itself (a
+  // non-blocking load generator after its hello); nothing may be in flight.
+  int release();
   std::int64_t timeout_ms() const { return m_timeout_ms; }
   void set_timeout(std::int64_t timeout_ms);
+  // Refuses to send a request frame whose body is over `max_frame_bytes`
+  // (Error(too_large), nothing sent): the daemon would close the connection.
+  void set_request_limit(std::uint64_t max_frame_bytes) { m_request_limit = max_frame_bytes; }
 
   // Queues a hello that goes out in the same write as the next request, so
   // that greeting costs no round trip; its reply is read (and checked) before
   // that request's. `required` names capabilities the client cannot do
-  // without: a server lacking one is refused with Error(unsupported).
+  // without: a server lacking one is refused with ReplyError(unsupported).
   void queue_hello(std::string_view client, std::vector<std::string> required = {});
   // A hello on its own, answered before it returns.
   const Json& hello(std::string_view client, std::vector<std::string> required = {});
@@ -71,9 +86,10 @@ public:
 
   // Sends a request (after a queued hello) and returns its id; the value is
   // written from the caller's memory, never copied into the frame. Throws
-  // Error(bad_request) when a name in `fields` is not valid UTF-8 (nothing is
-  // sent), the daemon's error reply when it closed the connection with a
-  // reason (BUSY), else ConnectionError.
+  // Error(bad_request) when a name in `fields` is not valid UTF-8 and
+  // Error(too_large) over the request limit (nothing is sent then),
+  // ReplyError when the daemon closed the connection with a reason (BUSY),
+  // else ConnectionError.
   std::uint64_t send(std::string_view op, Json fields, std::string_view value = {});
   // Sends a request's frame up to its value; `value_size` bytes must follow
   // through write() or, from a file, through fd().
@@ -95,7 +111,7 @@ public:
   // Hands the rest of the value to `sink` in pieces of at most 64 KiB.
   void stream_value(const std::function<void(std::string_view)>& sink);
 
-  // send(), then receive(); an error reply throws Error.
+  // send(), then receive(); an error reply throws ReplyError.
   Reply call(std::string_view op, Json fields = Json::object(), std::string_view value = {});
 
   std::size_t in_flight() const { return m_in_flight.size(); }
@@ -113,6 +129,7 @@ private:
 
   int m_fd = -1;
   std::int64_t m_timeout_ms = 0;
+  std::uint64_t m_request_limit = k_max_body_bytes;
   FrameLimits m_limits;
   FrameReader m_reader;
   std::uint64_t m_next_id = 1;

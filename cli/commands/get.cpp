@@ -24,7 +24,9 @@ run_get(Globals& globals, const GetOptions& options)
     fields["layer"] = options.layer;
   }
   auto client = Client::connect(globals);
-  const auto reply = client.call("get", std::move(fields));
+  // Printed as it arrives, a large value is never held whole; --json needs
+  // all of it to encode.
+  const auto reply = globals.json ? client.call("get", std::move(fields)) : client.call_head("get", std::move(fields));
   const bool found = reply.header.value("found", false);
   if (status_wanted(options.status)) {
     fmt::print(stderr, "{} {}\n", found ? hit_word(reply.header) : "MISS", options.key);
@@ -38,7 +40,7 @@ run_get(Globals& globals, const GetOptions& options)
     }
     output::print_json(out);
   } else if (found) {
-    output::print_bytes(reply.value);
+    client.stream_value(output::print_bytes);
   }
   return found ? k_exit_ok : k_exit_miss;
 }

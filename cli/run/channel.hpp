@@ -1,7 +1,7 @@
 #pragma once
 
 #include "cli/globals.hpp"
-#include "cli/run/fd.hpp"
+#include "protocol/connection.hpp"
 #include "protocol/message.hpp"
 
 #include <cstdint>
@@ -11,15 +11,15 @@
 
 namespace omnicache::cli::run {
 
-// A connection to the daemon that never holds a whole value, unlike Client:
+// A connection to the daemon that never holds a whole value:
 // a request's value goes from files to the socket in the kernel (sendfile),
 // and a reply's value is read piece by piece. A 100 MiB output is neither
 // copied into a request nor read into one string to be replayed.
 class Channel
 {
 public:
-  // Starts the daemon when none answers, as Client::connect does.
-  // Throws CliError(k_exit_unreachable).
+  // Starts the daemon when none answers, as Client::connect does, and
+  // greets it with the first request. Throws CliError(k_exit_unreachable).
   static Channel open(Globals& globals);
 
   struct Reply
@@ -45,20 +45,11 @@ public:
   Reply call(std::string_view op, protocol::Json fields);
 
 private:
-  Channel(Fd fd, const protocol::Settings& settings);
-  void send_bytes(std::string_view bytes);
+  Channel(protocol::Connection connection, std::string tenant);
   void send_file(int file, std::uint64_t size);
-  [[noreturn]] void fail_send();
-  std::size_t read_some(char* data, std::size_t n);
-  void read_exact(char* data, std::size_t n);
-  void skip_value();
 
-  Fd m_fd;
+  protocol::Connection m_connection;
   std::string m_tenant;
-  std::int64_t m_timeout_ms = 0;
-  std::uint64_t m_max_frame_bytes = 0;
-  std::uint64_t m_next_id = 1;
-  std::uint64_t m_value_left = 0;
 };
 
 } // namespace omnicache::cli::run

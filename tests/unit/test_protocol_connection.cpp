@@ -227,7 +227,7 @@ TEST_SUITE("protocol.connection")
       FAIL("no refusal");
     } catch (const ConnectionError&) {
       FAIL("a refusal is not a broken connection");
-    } catch (const Error& e) {
+    } catch (const ReplyError& e) {
       CHECK(e.code() == ErrorCode::unsupported);
       CHECK(std::string(e.what()).find("'semantic'") != std::string::npos);
     }
@@ -256,19 +256,22 @@ TEST_SUITE("protocol.connection")
       FAIL("no error");
     } catch (const ConnectionError&) {
       FAIL("an error reply is not a broken connection");
-    } catch (const Error& e) {
+    } catch (const ReplyError& e) {
       CHECK(e.code() == ErrorCode::bad_request);
       CHECK(std::string(e.what()) == "missing field 'key'");
     }
     daemon.join();
   }
 
-  TEST_CASE("a closed connection and a name that is not UTF-8 are told apart")
+  TEST_CASE("a closed connection and a request that cannot be sent are told apart")
   {
     Pair pair;
     Connection connection(pair.client, 2000);
     CHECK_THROWS_WITH_AS(connection.send("get", {{"key", "\xff"}}), "keys, tags and other names must be valid UTF-8 text",
                          Error);
+    connection.set_request_limit(100);
+    CHECK_THROWS_WITH_AS(connection.send("set", {{"key", "k"}}, std::string(100, 'v')),
+                         "a request of 133 bytes is over limits.max_frame_bytes (100 bytes)", Error);
     CHECK(connection.in_flight() == 0);
     close(pair.peer);
     try {
