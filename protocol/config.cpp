@@ -94,41 +94,40 @@ is_http_url(std::string_view url)
   return is_host(authority);
 }
 
-// Reads a setting's text into its field; throws ConfigError with a message
-// that the caller prefixes with where the value came from.
-void
-apply(const SettingSpec& spec, Settings& settings, std::string_view text, const std::string& base_dir,
-      const GetEnv& env)
+} // namespace
+
+Expected<Ok>
+apply_setting(const SettingSpec& spec, Settings& settings, std::string_view text, const std::string& base_dir,
+              const GetEnv& env)
 {
   auto fail = [&](std::string_view expected) {
-    throw ConfigError(fmt::format("invalid value '{}' for {} (expected {})", text, spec.key, expected));
+    return Error(ErrorCode::config, fmt::format("invalid value '{}' for {} (expected {})", text, spec.key, expected));
   };
   switch (spec.kind) {
   case Kind::string:
     if (text.empty() && !spec.fallback.empty()) { // no default: empty means unset
-      fail("a non-empty string");
+      return fail("a non-empty string");
     }
     if (spec.key == "proxy.listen" && !text.empty() && !is_host_port(text)) {
-      fail("HOST:PORT such as 127.0.0.1:8411, localhost:8411 or [::1]:8411, port 0 to 65535, or empty for no "
-           "proxy");
+      return fail("HOST:PORT such as 127.0.0.1:8411, localhost:8411 or [::1]:8411, port 0 to 65535, or empty for "
+                  "no proxy");
     }
     if ((spec.key == "proxy.upstream" || spec.key == "proxy.anthropic_upstream") && !is_http_url(text)) {
-      fail("a URL starting with http:// or https:// and naming a host, such as https://api.openai.com");
+      return fail("a URL starting with http:// or https:// and naming a host, such as https://api.openai.com");
     }
     if (spec.key == "tier.redis.url" && !text.empty()) {
-      std::string why;
-      if (!parse_redis_url(text, &why)) {
-        throw ConfigError(fmt::format("invalid value '{}' for {}: {} (expected redis://HOST[:PORT][/DB], "
-                                      "rediss://... or unix:///PATH)",
-                                      mask_redis_url(text), spec.key, why));
+      if (const auto url = parse_redis_url(text); !url) {
+        return Error(ErrorCode::config, fmt::format("invalid value '{}' for {}: {} (expected redis://HOST[:PORT][/DB], "
+                                                    "rediss://... or unix:///PATH)",
+                                                    mask_redis_url(text), spec.key, url.error().what()));
       }
     }
     settings.*std::get<std::string Settings::*>(spec.field) = std::string(text);
-    return;
+    return Ok();
   case Kind::path:
     settings.*std::get<std::string Settings::*>(spec.field) = text.empty() ? std::string()
                                                                            : expand_path(text, base_dir, env);
-    return;
+    return Ok();
   case Kind::choice: {
     if (std::find(spec.choices.begin(), spec.choices.end(), text) == spec.choices.end()) {
       std::string names;
@@ -136,10 +135,10 @@ apply(const SettingSpec& spec, Settings& settings, std::string_view text, const 
         names += names.empty() ? "" : ", ";
         names += c;
       }
-      fail(fmt::format("one of {}", names));
+      return fail(fmt::format("one of {}", names));
     }
     settings.*std::get<std::string Settings::*>(spec.field) = std::string(text);
-    return;
+    return Ok();
   }
   case Kind::size:
   case Kind::count: {
@@ -154,35 +153,47 @@ apply(const SettingSpec& spec, Settings& settings, std::string_view text, const 
     }
     const std::string_view what = spec.kind == Kind::size ? "a size such as 512MiB" : "a whole number";
     if (!value) {
-      fail(what);
+      return fail(what);
     }
     if (*value < spec.min || *value > spec.max) {
-      fail(fmt::format("{} from {} to {}", what, spec.min, spec.max));
+      return fail(fmt::format("{} from {} to {}", what, spec.min, spec.max));
     }
     settings.*std::get<std::uint64_t Settings::*>(spec.field) = *value;
-    return;
+    return Ok();
   }
   case Kind::fraction: {
     double value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
     if (ec != std::errc() || end != text.data() + text.size() || !(value >= 0.0 && value <= 1.0)) {
-      fail("a number from 0 to 1, such as 0.92");
+      return fail("a number from 0 to 1, such as 0.92");
     }
     settings.*std::get<double Settings::*>(spec.field) = value;
-    return;
+    return Ok();
   }
   case Kind::duration: {
     const auto ms = parse_duration_ms(text);
     if (!ms) {
-      fail("a duration such as 30s, 10m, 2h, 7d, or never");
+      return fail("a duration such as 30s, 10m, 2h, 7d, or never");
     }
     if (static_cast<std::uint64_t>(*ms) < spec.min || static_cast<std::uint64_t>(*ms) > spec.max) {
-      fail(fmt::format("a duration from {} to {}", format_duration_ms(static_cast<std::int64_t>(spec.min)),
-                       format_duration_ms(static_cast<std::int64_t>(spec.max))));
+      return fail(fmt::format("a duration from {} to {}", format_duration_ms(static_cast<std::int64_t>(spec.min)),
+                              format_duration_ms(static_cast<std::int64_t>(spec.max))));
     }
     settings.*std::get<std::int64_t Settings::*>(spec.field) = *ms;
-    return;
+    return Ok();
   }
+  }
+  return Ok();
+}
+
+namespace {
+
+// A default that does not parse is a mistake in the setting table.
+void
+apply_default(const SettingSpec& spec, Settings& settings, const std::string& base_dir, const GetEnv& env)
+{
+  if (const auto applied = apply_setting(spec, settings, spec.fallback, base_dir, env); !applied) {
+    throw ConfigError(applied.error().what());
   }
 }
 
@@ -267,7 +278,7 @@ Config::load(const ConfigSources& sources)
   auto index_of = [](const SettingSpec& spec) { return static_cast<std::size_t>(&spec - setting_specs().data()); };
 
   for (const auto& spec : setting_specs()) {
-    apply(spec, config.m_settings, spec.fallback, cwd, sources.env);
+    apply_default(spec, config.m_settings, cwd, sources.env);
   }
 
   // 3. The config file.
@@ -323,10 +334,8 @@ Config::load(const ConfigSources& sources)
         if (!value) {
           throw ConfigError(fmt::format("{}: key '{}' must be a string or a non-negative integer", where, key));
         }
-        try {
-          apply(*spec, config.m_settings, *value, base_dir, sources.env);
-        } catch (const ConfigError& e) {
-          throw ConfigError(fmt::format("{}: {}", where, e.what()));
+        if (const auto applied = apply_setting(*spec, config.m_settings, *value, base_dir, sources.env); !applied) {
+          throw ConfigError(fmt::format("{}: {}", where, applied.error().what()));
         }
         config.m_origins[index_of(*spec)] = {Origin::file, where};
       }
@@ -355,10 +364,8 @@ Config::load(const ConfigSources& sources)
     if (!value) {
       continue;
     }
-    try {
-      apply(spec, config.m_settings, *value, cwd, sources.env);
-    } catch (const ConfigError& e) {
-      throw ConfigError(fmt::format("environment variable {}: {}", spec.env, e.what()));
+    if (const auto applied = apply_setting(spec, config.m_settings, *value, cwd, sources.env); !applied) {
+      throw ConfigError(fmt::format("environment variable {}: {}", spec.env, applied.error().what()));
     }
     config.m_origins[index_of(spec)] = {Origin::env, std::string(spec.env)};
   }
@@ -369,10 +376,8 @@ Config::load(const ConfigSources& sources)
     if (spec == nullptr) {
       throw ConfigError(fmt::format("{}: unknown key '{}'", flag.where, flag.key));
     }
-    try {
-      apply(*spec, config.m_settings, flag.value, cwd, sources.env);
-    } catch (const ConfigError& e) {
-      throw ConfigError(fmt::format("{}: {}", flag.where, e.what()));
+    if (const auto applied = apply_setting(*spec, config.m_settings, flag.value, cwd, sources.env); !applied) {
+      throw ConfigError(fmt::format("{}: {}", flag.where, applied.error().what()));
     }
     config.m_origins[index_of(*spec)] = {Origin::flag, flag.where};
   }
@@ -494,7 +499,7 @@ config_template()
   Settings defaults;
   const GetEnv no_env = [](const char*) { return std::optional<std::string>(); };
   for (const auto& spec : setting_specs()) {
-    apply(spec, defaults, spec.fallback, "/", no_env);
+    apply_default(spec, defaults, "/", no_env);
   }
   for (const auto& spec : setting_specs()) {
     const auto dot = spec.key.rfind('.');

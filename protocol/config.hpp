@@ -1,5 +1,7 @@
 #pragma once
 
+#include "protocol/error.hpp"
+#include "protocol/expected.hpp"
 #include "protocol/paths.hpp"
 
 #include <cstdint>
@@ -149,11 +151,17 @@ std::span<const SettingSpec> setting_specs();
 const SettingSpec* find_setting(std::string_view key);
 
 // A bad file, value or key; the message names the file and line, the
-// environment variable or the flag, and the key.
-class ConfigError : public std::runtime_error
+// environment variable or the flag, and the key. An Error with the code
+// `config`; the type stays so that each program's edge (omnicache,
+// omnicached, the bench) can catch a bad configuration by itself and exit
+// with its usage status, apart from any other failure while starting.
+class ConfigError : public Error
 {
 public:
-  using std::runtime_error::runtime_error;
+  explicit ConfigError(const std::string& message)
+    : Error(ErrorCode::config, message)
+  {
+  }
 };
 
 struct FlagValue
@@ -162,6 +170,12 @@ struct FlagValue
   std::string value;
   std::string where; // the flag as the user wrote it, for messages: "--socket"
 };
+
+// Reads a setting's text into its field of `settings`. The Error (code
+// config) names the key and what was expected, not where the text came
+// from, which the caller adds.
+Expected<Ok> apply_setting(const SettingSpec& spec, Settings& settings, std::string_view text,
+                           const std::string& base_dir, const GetEnv& env);
 
 struct ConfigSources
 {

@@ -26,7 +26,7 @@ std::string_view
 error_code_name(ErrorCode code)
 {
   for (const auto& [c, name] : k_names) {
-    if (c == code) {
+    if (c == wire_code(code)) {
       return name;
     }
   }

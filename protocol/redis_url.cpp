@@ -123,10 +123,11 @@ parse_unix(std::string_view rest, RedisUrl& url, std::string* why)
 
 } // namespace
 
-std::optional<RedisUrl>
-parse_redis_url(std::string_view text, std::string* why)
+Expected<RedisUrl>
+parse_redis_url(std::string_view text)
 {
   RedisUrl url;
+  std::string why;
   std::string_view rest;
   bool unix_socket = false;
   if (text.starts_with("redis://")) {
@@ -138,14 +139,10 @@ parse_redis_url(std::string_view text, std::string* why)
     rest = text.substr(7);
     unix_socket = true;
   } else {
-    fail(why, "it must start with redis://, rediss:// or unix://");
-    return std::nullopt;
+    return Error(ErrorCode::config, "it must start with redis://, rediss:// or unix://");
   }
-  if (!take_credentials(rest, url, why)) {
-    return std::nullopt;
-  }
-  if (!(unix_socket ? parse_unix(rest, url, why) : parse_tcp(rest, url, why))) {
-    return std::nullopt;
+  if (!take_credentials(rest, url, &why) || !(unix_socket ? parse_unix(rest, url, &why) : parse_tcp(rest, url, &why))) {
+    return Error(ErrorCode::config, why);
   }
   return url;
 }

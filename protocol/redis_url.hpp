@@ -1,5 +1,7 @@
 #pragma once
 
+#include "protocol/expected.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,8 +25,8 @@ struct RedisUrl
   std::uint32_t db = 0;
 };
 
-// The parsed URL, or nullopt with `why` set to what is wrong.
-std::optional<RedisUrl> parse_redis_url(std::string_view text, std::string* why = nullptr);
+// The parsed URL, or an Error (code config) whose message says what is wrong.
+Expected<RedisUrl> parse_redis_url(std::string_view text);
 
 // The URL with its password replaced by ****, for logs, stats and config show.
 std::string mask_redis_url(std::string_view text);

@@ -43,26 +43,42 @@ read_number(std::string_view& text, std::uint64_t& out)
   return true;
 }
 
+bool
+starts_with_digit(std::string_view text)
+{
+  return !text.empty() && std::isdigit(static_cast<unsigned char>(text.front()));
+}
+
+Error
+not_a_unit(std::string_view what, std::string_view text)
+{
+  return Error(ErrorCode::bad_request, fmt::format("'{}' is not a {}", text, what));
+}
+
+Error
+past_64_bits(std::string_view what, std::string_view text)
+{
+  return Error(ErrorCode::bad_request, fmt::format("'{}' is a {} too large to count in 64 bits", text, what));
+}
+
 } // namespace
 
-std::optional<std::int64_t>
+Expected<std::int64_t>
 parse_duration_ms(std::string_view text)
 {
+  constexpr std::string_view k_what = "duration";
   if (text == "never") {
-    return 0;
-  }
-  if (text.empty()) {
-    return std::nullopt;
+    return std::int64_t{0};
   }
   std::uint64_t number = 0;
   std::string_view rest = text;
   if (!read_number(rest, number)) {
-    return std::nullopt;
+    return starts_with_digit(text) ? past_64_bits(k_what, text) : not_a_unit(k_what, text);
   }
   constexpr auto k_max = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
   if (rest.empty()) { // a bare number is seconds
     if (number > k_max / k_second) {
-      return std::nullopt;
+      return past_64_bits(k_what, text);
     }
     return static_cast<std::int64_t>(number) * k_second;
   }
@@ -76,15 +92,19 @@ parse_duration_ms(std::string_view text)
         break;
       }
     }
-    if (scale == 0 || number > (k_max - total) / static_cast<std::uint64_t>(scale)) {
-      return std::nullopt;
+    if (scale == 0) {
+      return not_a_unit(k_what, text);
+    }
+    if (number > (k_max - total) / static_cast<std::uint64_t>(scale)) {
+      return past_64_bits(k_what, text);
     }
     total += number * static_cast<std::uint64_t>(scale);
     if (rest.empty()) {
       return static_cast<std::int64_t>(total);
     }
+    const bool digit = starts_with_digit(rest);
     if (!read_number(rest, number)) {
-      return std::nullopt;
+      return digit ? past_64_bits(k_what, text) : not_a_unit(k_what, text);
     }
   }
 }
@@ -109,13 +129,14 @@ format_duration_ms(std::int64_t ms)
   return out;
 }
 
-std::optional<std::uint64_t>
+Expected<std::uint64_t>
 parse_size(std::string_view text)
 {
+  constexpr std::string_view k_what = "size";
   std::uint64_t number = 0;
   std::string_view rest = text;
   if (!read_number(rest, number)) {
-    return std::nullopt;
+    return starts_with_digit(text) ? past_64_bits(k_what, text) : not_a_unit(k_what, text);
   }
   if (rest.empty() || rest == "B") {
     return number;
@@ -124,7 +145,7 @@ parse_size(std::string_view text)
   const char prefix = static_cast<char>(std::toupper(static_cast<unsigned char>(rest[0])));
   const auto power = k_prefixes.find(prefix);
   if (power == std::string_view::npos) {
-    return std::nullopt;
+    return not_a_unit(k_what, text);
   }
   rest.remove_prefix(1);
   std::uint64_t base = 1000;
@@ -133,14 +154,14 @@ parse_size(std::string_view text)
     rest.remove_prefix(1);
   }
   if (!rest.empty() && rest != "B") {
-    return std::nullopt;
+    return not_a_unit(k_what, text);
   }
   std::uint64_t scale = 1;
   for (std::size_t i = 0; i <= power; ++i) {
     scale *= base;
   }
   if (number > std::numeric_limits<std::uint64_t>::max() / scale) {
-    return std::nullopt;
+    return past_64_bits(k_what, text);
   }
   return number * scale;
 }

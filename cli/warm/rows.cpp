@@ -375,10 +375,11 @@ RowMapper::map(import::Row&& row) const
   entry.model = cells[Column::model].value_or(m_defaults.model);
   entry.ttl_ms = m_defaults.ttl_ms;
   if (const auto& ttl = cells[Column::ttl]) {
-    entry.ttl_ms = protocol::parse_duration_ms(*ttl);
-    if (!entry.ttl_ms) {
+    const auto ms = protocol::parse_duration_ms(*ttl);
+    if (!ms) {
       return fail(fmt::format("ttl \"{}\" is not a duration (use e.g. 30s, 10m, 2h, 7d, never)", *ttl));
     }
+    entry.ttl_ms = *ms;
   }
   std::vector<std::string> tags;
   if (cells[Column::tags]) {

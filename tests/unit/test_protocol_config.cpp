@@ -752,4 +752,33 @@ TEST_SUITE("protocol.config")
     CHECK(contains(text, "#url = \"\""));
     CHECK(contains(text, "#prefix = \"omnicache:\""));
   }
+
+  TEST_CASE("apply_setting stores a good value and returns what is wrong with a bad one")
+  {
+    const GetEnv no_env = [](const char*) { return std::optional<std::string>(); };
+    Settings settings;
+    const SettingSpec& max_bytes = *find_setting("store.max_bytes");
+    REQUIRE(apply_setting(max_bytes, settings, "64MiB", "/", no_env));
+    CHECK(settings.max_bytes == 64u << 20);
+    const auto bad = apply_setting(max_bytes, settings, "lots", "/", no_env);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().code() == ErrorCode::config);
+    CHECK(std::string(bad.error().what()) == "invalid value 'lots' for store.max_bytes (expected a size such as 512MiB)");
+    CHECK(settings.max_bytes == 64u << 20); // a refused value changes nothing
+    const auto url = apply_setting(*find_setting("tier.redis.url"), settings, "http://u:secret@h", "/", no_env);
+    REQUIRE_FALSE(url);
+    CHECK_MESSAGE(contains(url.error().what(), "must start with redis://"), url.error().what());
+    CHECK_MESSAGE(!contains(url.error().what(), "secret"), url.error().what());
+  }
+
+  TEST_CASE("a ConfigError is an Error with the code config")
+  {
+    ConfigFixture f;
+    const auto error = f.load_error({{"store.max_bytes", "lots", "--max-bytes"}});
+    REQUIRE(error);
+    CHECK(error->code() == ErrorCode::config);
+    CHECK(std::string(error->what()) == "--max-bytes: invalid value 'lots' for store.max_bytes (expected a size such "
+                                        "as 512MiB)");
+  }
 }
+

@@ -43,4 +43,25 @@ TEST_SUITE("protocol.error")
     CHECK(error.code() == ErrorCode::not_found);
     CHECK(std::string(error.what()) == "no such key");
   }
+
+  TEST_CASE("the internal-only codes are never named on the wire")
+  {
+    for (const ErrorCode code : {ErrorCode::config, ErrorCode::io, ErrorCode::bad_file}) {
+      CHECK_FALSE(is_wire_code(code));
+      CHECK(wire_code(code) == ErrorCode::internal);
+      CHECK(error_code_name(code) == "INTERNAL");
+    }
+    CHECK(is_wire_code(ErrorCode::internal));
+    CHECK(wire_code(ErrorCode::busy) == ErrorCode::busy);
+    ErrorCode code = ErrorCode::busy;
+    CHECK_FALSE(parse_error_code("CONFIG", code));
+    CHECK_FALSE(parse_error_code("IO", code));
+    CHECK_FALSE(parse_error_code("BAD_FILE", code));
+  }
+
+  TEST_CASE("an Error keeps an internal-only code for those who catch it")
+  {
+    const Error error(ErrorCode::io, "cannot open x");
+    CHECK(error.code() == ErrorCode::io);
+  }
 }

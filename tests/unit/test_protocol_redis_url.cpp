@@ -59,19 +59,18 @@ TEST_SUITE("protocol.redis_url")
 
   TEST_CASE("what is wrong is said")
   {
-    std::string why;
-    CHECK_FALSE(parse_redis_url("http://h", &why));
-    CHECK(why.find("redis://") != std::string::npos);
-    CHECK_FALSE(parse_redis_url("redis://h:port", &why));
-    CHECK(why.find("port") != std::string::npos);
-    CHECK_FALSE(parse_redis_url("redis://h/db", &why));
-    CHECK(why.find("database") != std::string::npos);
-    CHECK_FALSE(parse_redis_url("unix://r.sock", &why));
-    CHECK(why.find("absolute") != std::string::npos);
-    CHECK_FALSE(parse_redis_url("redis://%4@h", &why));
-    CHECK(why.find("%-escape") != std::string::npos);
-    CHECK_FALSE(parse_redis_url("redis://:pw@", &why));
-    CHECK(why.find("host") != std::string::npos);
+    const auto why = [](const char* text) {
+      const auto url = parse_redis_url(text);
+      REQUIRE_FALSE(url);
+      CHECK(url.error().code() == omnicache::protocol::ErrorCode::config);
+      return std::string(url.error().what());
+    };
+    CHECK(why("http://h").find("redis://") != std::string::npos);
+    CHECK(why("redis://h:port").find("port") != std::string::npos);
+    CHECK(why("redis://h/db").find("database") != std::string::npos);
+    CHECK(why("unix://r.sock").find("absolute") != std::string::npos);
+    CHECK(why("redis://%4@h").find("%-escape") != std::string::npos);
+    CHECK(why("redis://:pw@").find("host") != std::string::npos);
   }
 
   TEST_CASE("masking hides the password and keeps the rest")

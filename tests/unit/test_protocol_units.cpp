@@ -132,4 +132,21 @@ TEST_SUITE("protocol.units")
     CHECK(format_size(5ull << 40) == "5.0 TiB");
     CHECK(format_size(2048ull << 40) == "2048.0 TiB");
   }
+
+  TEST_CASE("a refused duration or size says why")
+  {
+    const auto word = parse_duration_ms("soon");
+    REQUIRE_FALSE(word);
+    CHECK(word.error().code() == ErrorCode::bad_request);
+    CHECK(std::string(word.error().what()) == "'soon' is not a duration");
+    CHECK(std::string(parse_duration_ms("9223372036854776s").error().what())
+          == "'9223372036854776s' is a duration too large to count in 64 bits");
+    CHECK(std::string(parse_duration_ms("1h99999999999999999999s").error().what()).find("too large") != std::string::npos);
+    CHECK(std::string(parse_duration_ms("1h30").error().what()) == "'1h30' is not a duration");
+    CHECK(std::string(parse_size("1X").error().what()) == "'1X' is not a size");
+    CHECK(std::string(parse_size("99999999999999999999").error().what())
+          == "'99999999999999999999' is a size too large to count in 64 bits");
+    CHECK(std::string(parse_size("16777216TiB").error().what()).find("too large") != std::string::npos);
+  }
 }
+
