@@ -16,7 +16,11 @@ enum ExitCode : int {
 };
 
 // The one exception type of the command: main prints the message and exits
-// with the code.
+// with the code. It is the command's edge, not a protocol::Error: the command
+// catches protocol::Error where a library call rejects its input (a key, a
+// request file) to make it a CliError with the right exit code, and a
+// CliError that were also a protocol::Error would be caught there too and
+// leave with another code.
 class CliError : public std::runtime_error
 {
 public:

@@ -1,23 +1,30 @@
 #pragma once
 
+#include "protocol/error.hpp"
+
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
 #include <string>
 
 // Process-level concerns of the daemon: lock files, the socket's folder,
 // detaching from the terminal, file descriptor limits.
 namespace omnicache::daemon {
 
-// A failure to start, with a message for the person who started us.
-class StartupError : public std::runtime_error
+// A failure to start, with a message for the person who started us: an
+// Error with the code io (the system refused a folder, lock or socket), named
+// so that the many places that can stop a start read as what they are.
+class StartupError : public protocol::Error
 {
 public:
-  using std::runtime_error::runtime_error;
+  explicit StartupError(const std::string& message)
+    : protocol::Error(protocol::ErrorCode::io, message)
+  {
+  }
 };
 
 // Another daemon holds a lock we need: it may be starting or stopping, so a
-// command that started us may wait for it rather than give up.
+// command that started us may wait for it rather than give up. A type of its
+// own because it changes the exit status (k_exit_lock_held).
 class LockHeld : public StartupError
 {
 public:

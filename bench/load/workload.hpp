@@ -7,18 +7,24 @@
 
 #include <array>
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace omnicache::bench {
 
+inline constexpr int k_exit_errors = 1;      // error replies, or the daemon misbehaved
+inline constexpr int k_exit_unreachable = 3; // no daemon answered
+
 // A failure that ends the run: the message for the user and the exit code.
-class BenchError : public std::runtime_error
+// An Error (unavailable when no daemon answered, internal otherwise) whose
+// type carries the exit status main() returns.
+class BenchError : public protocol::Error
 {
 public:
   BenchError(int exit_code, const std::string& message)
-    : std::runtime_error(message),
+    : protocol::Error(exit_code == k_exit_unreachable ? protocol::ErrorCode::unavailable
+                                                      : protocol::ErrorCode::internal,
+                      message),
       m_exit_code(exit_code)
   {
   }
@@ -27,9 +33,6 @@ public:
 private:
   int m_exit_code;
 };
-
-inline constexpr int k_exit_errors = 1;      // error replies, or the daemon misbehaved
-inline constexpr int k_exit_unreachable = 3; // no daemon answered
 
 // What a request of the plan stands for: the measured operations, plus the
 // writes that prefill the store before the measurement.

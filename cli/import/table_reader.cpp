@@ -206,11 +206,11 @@ TableReader::open_input()
 {
   m_fd = m_path == "-" ? STDIN_FILENO : ::open(m_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (m_fd < 0) {
-    throw ImportError(fmt::format("cannot open {}: {}", m_path, std::strerror(errno)));
+    throw ImportError(fmt::format("cannot open {}: {}", m_path, std::strerror(errno)), protocol::ErrorCode::io);
   }
   struct stat info{};
   if (fstat(m_fd, &info) == 0 && S_ISDIR(info.st_mode)) {
-    throw ImportError(fmt::format("cannot read {}: it is a directory", display_name()));
+    throw ImportError(fmt::format("cannot read {}: it is a directory", display_name()), protocol::ErrorCode::io);
   }
   if (S_ISREG(info.st_mode)) {
     // Standard input may be a file that was partly read already.
@@ -266,7 +266,8 @@ TableReader::fill()
       continue;
     }
     if (n < 0) {
-      throw ImportError(fmt::format("cannot read {}: {}", display_name(), std::strerror(errno)));
+      throw ImportError(fmt::format("cannot read {}: {}", display_name(), std::strerror(errno)),
+                        protocol::ErrorCode::io);
     }
     if (n == 0) {
       m_eof = true;

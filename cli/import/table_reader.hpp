@@ -1,9 +1,10 @@
 #pragma once
 
+#include "protocol/error.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -73,12 +74,17 @@ std::string_view format_name(Format format);
 // By extension, ignoring case: .jsonl and .ndjson are JSON Lines, the rest CSV.
 Format guess_format(std::string_view path);
 
-// The file cannot be opened or read, or its CSV header is broken. The message
-// names the file (and the line, for the header).
-class ImportError : public std::runtime_error
+// The file cannot be opened or read (code io), or its CSV header is broken
+// (bad_file). The message names the file (and the line, for the header). A
+// type of its own because `warm` stops on exactly this, where the Errors a
+// row's key raises cost only that row.
+class ImportError : public protocol::Error
 {
 public:
-  using std::runtime_error::runtime_error;
+  explicit ImportError(const std::string& message, protocol::ErrorCode code = protocol::ErrorCode::bad_file)
+    : protocol::Error(code, message)
+  {
+  }
 };
 
 struct ReaderLimits

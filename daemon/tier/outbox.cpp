@@ -64,14 +64,14 @@ save_outbox(const std::string& path, const Outbox& outbox)
       const int error = errno;
       std::error_code ignored;
       std::filesystem::remove(temporary, ignored);
-      throw std::runtime_error(fmt::format("cannot write {}: {}", temporary, std::strerror(error)));
+      throw protocol::Error(protocol::ErrorCode::io, fmt::format("cannot write {}: {}", temporary, std::strerror(error)));
     }
   }
   std::error_code ec;
   std::filesystem::rename(temporary, path, ec);
   if (ec) {
     std::filesystem::remove(temporary, ec);
-    throw std::runtime_error(fmt::format("cannot write {}: {}", path, ec.message()));
+    throw protocol::Error(protocol::ErrorCode::io, fmt::format("cannot write {}: {}", path, ec.message()));
   }
 }
 

@@ -1,9 +1,9 @@
 #pragma once
 
 #include "daemon/tier/redis.hpp"
+#include "protocol/error.hpp"
 
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -25,11 +25,17 @@ struct OutboxItem
   bool own_removal = false;  // a removal this daemon made: lookups here miss until Redis has it
 };
 
-// The file is there but cannot be read: not RESP, cut short, not ours.
-class OutboxError : public std::runtime_error
+// The file is there but cannot be read: not RESP, cut short, not ours. An
+// Error with the code bad_file; a type of its own because the tier answers
+// exactly this by setting the file aside, where a failure to write one is
+// only logged.
+class OutboxError : public protocol::Error
 {
 public:
-  using std::runtime_error::runtime_error;
+  explicit OutboxError(const std::string& message)
+    : protocol::Error(protocol::ErrorCode::bad_file, message)
+  {
+  }
 };
 
 struct Outbox
@@ -40,7 +46,7 @@ struct Outbox
 };
 
 // Writes `outbox` to `path` whole or not at all (a temporary file, then a
-// rename). Throws std::runtime_error naming the file.
+// rename). Throws protocol::Error (io) naming the file.
 void save_outbox(const std::string& path, const Outbox& outbox);
 
 // What `path` holds; nullopt when there is no such file. Throws OutboxError

@@ -1,5 +1,7 @@
 #include "store/semantic/index.hpp"
 
+#include "protocol/error.hpp"
+
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
@@ -252,26 +254,26 @@ check_links(const hnswlib::HierarchicalNSW<float>& hnsw)
 {
   const std::size_t count = hnsw.cur_element_count;
   if (hnsw.label_lookup_.size() != count) {
-    throw std::runtime_error("a label appears twice");
+    throw protocol::Error(protocol::ErrorCode::bad_file, "a label appears twice");
   }
   if (count > 0 && (hnsw.enterpoint_node_ >= count || hnsw.element_levels_[hnsw.enterpoint_node_] != hnsw.maxlevel_)) {
-    throw std::runtime_error("the entry point is not an element of the top level");
+    throw protocol::Error(protocol::ErrorCode::bad_file, "the entry point is not an element of the top level");
   }
   for (hnswlib::tableint i = 0; i < count; ++i) {
     const int level = hnsw.element_levels_[i];
     if (level < 0 || level > hnsw.maxlevel_) {
-      throw std::runtime_error("an element's level is out of range");
+      throw protocol::Error(protocol::ErrorCode::bad_file, "an element's level is out of range");
     }
     for (int l = 0; l <= level; ++l) {
       hnswlib::linklistsizeint* list = hnsw.get_linklist_at_level(i, l);
       const std::size_t size = hnsw.getListCount(list);
       if (size > (l == 0 ? hnsw.maxM0_ : hnsw.maxM_)) {
-        throw std::runtime_error("a list of links is longer than the graph allows");
+        throw protocol::Error(protocol::ErrorCode::bad_file, "a list of links is longer than the graph allows");
       }
       const auto* links = reinterpret_cast<const hnswlib::tableint*>(list + 1);
       for (std::size_t j = 0; j < size; ++j) {
         if (links[j] >= count || hnsw.element_levels_[links[j]] < l) {
-          throw std::runtime_error("a link points outside the graph");
+          throw protocol::Error(protocol::ErrorCode::bad_file, "a link points outside the graph");
         }
       }
     }

@@ -110,7 +110,7 @@ private:
   void rebuild(GraphPtr& slot);
 
   // One graph's file, as hnswlib writes and reads it (index.cpp). read_graph
-  // throws std::runtime_error when the graph it read is not sound.
+  // throws protocol::Error (bad_file) when the graph it read is not sound.
   static std::size_t graph_dim(const Graph& graph);
   static std::size_t graph_elements(const Graph& graph);
   static std::size_t graph_live(const Graph& graph);

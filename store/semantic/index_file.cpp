@@ -6,6 +6,8 @@
 // checksum agree with the manifest: hnswlib trusts the sizes it reads.
 #include "store/semantic/index.hpp"
 
+#include "protocol/error.hpp"
+
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
@@ -43,13 +45,15 @@ using Label = std::size_t;
 [[noreturn]] void
 fail(std::string message)
 {
-  throw std::runtime_error(std::move(message));
+  throw protocol::Error(protocol::ErrorCode::bad_file, message);
 }
 
+// In the words std::system_error would use: "what: reason".
 [[noreturn]] void
 fail_errno(const std::string& what)
 {
-  throw std::system_error(errno, std::generic_category(), what);
+  const int error = errno;
+  throw protocol::Error(protocol::ErrorCode::io, fmt::format("{}: {}", what, std::generic_category().message(error)));
 }
 
 // A 64-bit hash of a file's bytes: four independent lanes of
