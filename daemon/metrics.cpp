@@ -1,5 +1,8 @@
 #include "daemon/metrics.hpp"
 
+#include "daemon/handlers/handler.hpp"
+
+#include <algorithm>
 #include <bit>
 
 namespace omnicache::daemon {
@@ -107,10 +110,30 @@ Metrics::reset_counters()
   for (std::size_t op = 0; op < m_operations; ++op) {
     m_latency[op].reset();
   }
-  for (auto* counter : {&connections_total, &connections_rejected, &requests, &errors, &guard_rejections,
-                        &feedback_rejections, &false_hits_reported, &embed_failures}) {
-    counter->store(0);
+  for (const auto& info : protocol::k_server_figures) {
+    if (info.kind == protocol::FigureKind::counter) {
+      (*this)[info.id].store(0);
+    }
   }
+}
+
+protocol::ServerValues
+server_values(const Shared& shared)
+{
+  using protocol::ServerFigure;
+  const auto& m = shared.metrics;
+  protocol::ServerValues out{};
+  for (const auto& info : protocol::k_server_figures) {
+    out[static_cast<std::size_t>(info.id)] = m.value(info.id);
+  }
+  const auto set = [&out](ServerFigure figure, std::uint64_t value) { out[static_cast<std::size_t>(figure)] = value; };
+  set(ServerFigure::write_queue, shared.store.queued());
+  set(ServerFigure::leases, shared.leases.held());
+  set(ServerFigure::semantic_vectors, shared.index.size());
+  set(ServerFigure::semantic_index_ready, m.semantic_index_ready.load() ? 1 : 0);
+  set(ServerFigure::semantic_index_ms,
+      static_cast<std::uint64_t>(std::max<std::int64_t>(0, m.semantic_index_ms.load())));
+  return out;
 }
 
 } // namespace omnicache::daemon

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "protocol/counters.hpp"
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -10,7 +12,8 @@
 
 // Server figures that live only as long as the process: connections,
 // requests, and latency per operation (counters that must survive a restart
-// are in store::Stats).
+// are in store::Stats). Which figures there are is protocol/counters.hpp's
+// server table.
 namespace omnicache::daemon {
 
 // Log-linear buckets: 8 per power of two, so a percentile is within 12.5%.
@@ -48,17 +51,33 @@ private:
   std::atomic<std::uint64_t> m_sum_ns{0};
 };
 
+struct Shared;
+
 class Metrics
 {
+  // A slot per figure of the server table, indexed by its id; first, so that
+  // the names below can refer to it. The figures other parts keep (the
+  // writer's queue, the leases, the semantic index) are read by
+  // server_values() and leave their slots at 0.
+  std::array<std::atomic<std::uint64_t>, protocol::k_server_figure_count> m_figures{};
+
 public:
+  using Figure = protocol::ServerFigure;
+
   explicit Metrics(std::size_t operations);
+
+  std::atomic<std::uint64_t>& operator[](Figure figure) { return m_figures[static_cast<std::size_t>(figure)]; }
+  std::uint64_t value(Figure figure) const
+  {
+    return m_figures[static_cast<std::size_t>(figure)].load(std::memory_order_relaxed);
+  }
 
   LatencyHistogram& latency(std::size_t op) { return m_latency[op]; }
   const LatencyHistogram& latency(std::size_t op) const { return m_latency[op]; }
 
-  // Zeroes what counts requests, errors, refusals and latencies since start
-  // (stats --reset); what describes now (open connections, the semantic
-  // index) stays.
+  // Zeroes every figure of kind counter in the server table, and the
+  // latencies (stats --reset); the gauges, which describe now (open
+  // connections, the semantic index), stay.
   void reset_counters();
 
   // The idle timeout's clock: a request or a connection marks activity.
@@ -70,23 +89,29 @@ public:
     return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
   }
 
-  std::atomic<std::uint64_t> connections{0};          // open now
-  std::atomic<std::uint64_t> connections_total{0};    // accepted since start
-  std::atomic<std::uint64_t> connections_rejected{0}; // refused: over the cap, or a foreign uid
-  std::atomic<std::uint64_t> requests{0};
-  std::atomic<std::uint64_t> errors{0};               // error replies
-  std::atomic<std::uint64_t> guard_rejections{0};     // semantic candidates the guard refused
-  std::atomic<std::uint64_t> feedback_rejections{0};  // semantic candidates refused by `semantic reject` feedback
-  std::atomic<std::uint64_t> false_hits_reported{0};  // `semantic reject` reports recorded
-  std::atomic<std::uint64_t> embed_failures{0};       // texts the embedder failed on (exact match only)
-  std::atomic<std::int64_t> last_activity_ms{0};      // steady clock, for the idle timeout
-  std::atomic<bool> semantic_index_loaded{false};     // at start: from its files, not rebuilt
-  std::atomic<std::int64_t> semantic_index_ms{0};     // at start: time to load or rebuild it
-  std::atomic<bool> semantic_index_ready{false};      // the background check or rebuild is done
+  // The counted figures by name, for the code that counts them.
+  std::atomic<std::uint64_t>& connections = (*this)[Figure::connections];
+  std::atomic<std::uint64_t>& connections_total = (*this)[Figure::connections_total];
+  std::atomic<std::uint64_t>& connections_rejected = (*this)[Figure::connections_rejected];
+  std::atomic<std::uint64_t>& requests = (*this)[Figure::requests];
+  std::atomic<std::uint64_t>& errors = (*this)[Figure::errors];
+  std::atomic<std::uint64_t>& guard_rejections = (*this)[Figure::semantic_guard_rejections];
+  std::atomic<std::uint64_t>& feedback_rejections = (*this)[Figure::semantic_feedback_rejections];
+  std::atomic<std::uint64_t>& false_hits_reported = (*this)[Figure::semantic_false_hits_reported];
+  std::atomic<std::uint64_t>& embed_failures = (*this)[Figure::semantic_embed_failures];
+
+  std::atomic<std::int64_t> last_activity_ms{0};  // steady clock, for the idle timeout
+  std::atomic<bool> semantic_index_loaded{false}; // at start: from its files, not rebuilt
+  std::atomic<std::int64_t> semantic_index_ms{0}; // at start: time to load or rebuild it
+  std::atomic<bool> semantic_index_ready{false};  // the background check or rebuild is done
 
 private:
   std::size_t m_operations;
   std::unique_ptr<LatencyHistogram[]> m_latency;
 };
+
+// Every figure of the server table as it is now, read once for the stats
+// reply and /metrics alike.
+protocol::ServerValues server_values(const Shared& shared);
 
 } // namespace omnicache::daemon

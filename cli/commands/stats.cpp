@@ -2,6 +2,7 @@
 #include "cli/commands/command.hpp"
 #include "cli/commands/stats_watch.hpp"
 #include "cli/output.hpp"
+#include "protocol/counters.hpp"
 #include "protocol/units.hpp"
 
 #include <fmt/core.h>
@@ -16,6 +17,7 @@ namespace omnicache::cli {
 namespace {
 
 using protocol::Json;
+using protocol::ServerFigure;
 
 std::string
 number(const Json& figures, const char* name)
@@ -85,9 +87,9 @@ server_line(const Json& server)
   return fmt::format(
     "omnicached {}, pid {}, up {}\n{} ({} accepted), {}\n", server.value("version", "?"), server.value("pid", 0),
     protocol::format_duration_ms(std::max<std::int64_t>(1, server.value("uptime_s", std::int64_t{0})) * 1000),
-    output::counted(server.value("connections", std::uint64_t{0}), "connection"),
-    server.value("connections_total", std::uint64_t{0}),
-    output::counted(server.value("requests", std::uint64_t{0}), "request"));
+    output::counted(counter(server, protocol::info_of(ServerFigure::connections).name), "connection"),
+    counter(server, protocol::info_of(ServerFigure::connections_total).name),
+    output::counted(counter(server, protocol::info_of(ServerFigure::requests).name), "request"));
 }
 
 std::string
@@ -110,18 +112,26 @@ models_text(const Json& models)
   return "\n" + saved.render() + (provider ? "\n" + cached.render() : std::string());
 }
 
+// The tier table's counters, in the two tables its rows name.
 std::string
 tier_text(const Json& tier)
 {
   std::string out = fmt::format("\nshared tier {} ({})\n", tier.value("url", ""),
                                 tier.value("connected", false) ? "connected" : "disconnected: serving from the local tier");
-  output::Table lookups({"local hits", "shared hits", "shared misses", "errors", "outages", "resyncs"});
-  lookups.add({number(tier, "l1_hits"), number(tier, "l2_hits"), number(tier, "l2_misses"), number(tier, "l2_errors"),
-               number(tier, "outages"), number(tier, "resyncs")});
-  output::Table copies({"mirrored", "queued", "dropped", "invalidations sent", "applied"});
-  copies.add({number(tier, "mirrored"), number(tier, "queued"), number(tier, "dropped"),
-              number(tier, "invalidations_sent"), number(tier, "invalidations_applied")});
-  return out + lookups.render() + copies.render();
+  for (const auto shown : {protocol::TierTable::lookups, protocol::TierTable::copies}) {
+    std::vector<std::string> columns;
+    std::vector<std::string> row;
+    for (const auto& info : protocol::k_tier_counters) {
+      if (info.table == shown) {
+        columns.emplace_back(info.column);
+        row.push_back(std::to_string(counter(tier, info.name)));
+      }
+    }
+    output::Table table(std::move(columns));
+    table.add(std::move(row));
+    out += table.render();
+  }
+  return out;
 }
 
 std::string

@@ -3,6 +3,7 @@
 #include "cli/client.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/output.hpp"
+#include "protocol/counters.hpp"
 #include "protocol/error.hpp"
 #include "protocol/units.hpp"
 
@@ -24,6 +25,7 @@ namespace omnicache::cli {
 namespace {
 
 using protocol::Json;
+using protocol::ServerFigure;
 using Clock = std::chrono::steady_clock;
 
 // How long a lost daemon has to answer again (a restart) before the watch
@@ -253,13 +255,15 @@ sample(const Readings& r, std::int64_t wall_ms)
 {
   const auto& server = r.now["server"];
   const auto& totals = r.now["totals"];
+  const auto requests = protocol::info_of(ServerFigure::requests).name;
+  const auto connections = protocol::info_of(ServerFigure::connections).name;
   Json out = {{"time_ms", wall_ms},
               {"interval_ms", nullptr},
               {"version", server.value("version", "")},
               {"pid", server.value("pid", 0)},
               {"uptime_s", server.value("uptime_s", std::int64_t{0})},
               {"tenant", r.now["tenant"]},
-              {"requests", counter(server, "requests")},
+              {requests, counter(server, requests)},
               {"ops_per_s", nullptr},
               {"hits", counter(totals, "hits")},
               {"hits_per_s", nullptr},
@@ -273,7 +277,7 @@ sample(const Readings& r, std::int64_t wall_ms)
               {"raw_bytes", counter(totals, "raw_bytes")},
               {"stored_bytes", counter(totals, "stored_bytes")},
               {"cost_saved_usd", cost_saved_usd(r.now)},
-              {"connections", counter(server, "connections")}};
+              {connections, counter(server, connections)}};
   if (r.before == nullptr) {
     return out;
   }
@@ -281,7 +285,7 @@ sample(const Readings& r, std::int64_t wall_ms)
   out["interval_ms"] = r.seconds * 1e3;
   // The watch's own requests are among the daemon's: left out.
   const auto& was_server = (*r.before)["server"];
-  out["ops_per_s"] = per_second(counter(server, "requests"), counter(was_server, "requests"), r.seconds, r.own);
+  out["ops_per_s"] = per_second(counter(server, requests), counter(was_server, requests), r.seconds, r.own);
   out["hits_per_s"] = per_second(counter(totals, "hits"), counter(was, "hits"), r.seconds);
   out["misses_per_s"] = per_second(counter(totals, "misses"), counter(was, "misses"), r.seconds);
   out["sets_per_s"] = per_second(counter(totals, "sets"), counter(was, "sets"), r.seconds);
@@ -327,9 +331,9 @@ private:
 } // namespace
 
 std::uint64_t
-counter(const Json& figures, const char* name)
+counter(const Json& figures, std::string_view name)
 {
-  return figures.value(name, std::uint64_t{0});
+  return figures.value(std::string(name), std::uint64_t{0});
 }
 
 Json

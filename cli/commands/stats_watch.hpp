@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 // `omnicache stats --watch`: the daemon's stats sampled every interval, shown
@@ -37,7 +38,7 @@ struct Readings
 };
 
 // A member of a figures object, 0 when absent.
-std::uint64_t counter(const protocol::Json& figures, const char* name);
+std::uint64_t counter(const protocol::Json& figures, std::string_view name);
 // A counter's rate over the interval, less `own` (what the watch itself
 // added); null when there is no interval or the counter went back.
 protocol::Json per_second(std::uint64_t now, std::uint64_t before, double seconds, std::uint64_t own = 0);

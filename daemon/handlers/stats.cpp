@@ -38,36 +38,29 @@ figures(const store::ScopeStats& stats)
   return out;
 }
 
+// The server table's figures, then what describes the daemon.
 Json
 server_figures(const Context& context)
 {
   const auto& m = context.shared.metrics;
   const auto& info = context.shared.info;
   const auto uptime = std::chrono::steady_clock::now() - info.started;
-  return {
+  Json out = {
     {"version", k_version},
     {"pid", getpid()},
     {"started_ms", info.started_ms},
     {"uptime_s", std::chrono::duration_cast<std::chrono::seconds>(uptime).count()},
     {"socket", info.socket},
     {"database", info.database},
-    {"connections", m.connections.load()},
-    {"connections_total", m.connections_total.load()},
-    {"connections_rejected", m.connections_rejected.load()},
-    {"requests", m.requests.load()},
-    {"errors", m.errors.load()},
-    {"write_queue", context.shared.store.queued()},
-    {"leases", context.shared.leases.held()},
-    {"semantic_vectors", context.shared.index.size()},
-    {"semantic_guard_rejections", context.shared.metrics.guard_rejections.load()},
     {"semantic_index", m.semantic_index_loaded.load() ? "loaded" : "rebuilt"},
-    {"semantic_index_ms", m.semantic_index_ms.load()},
-    {"semantic_index_ready", m.semantic_index_ready.load()},
-    {"semantic_feedback_rejections", context.shared.metrics.feedback_rejections.load()},
-    {"semantic_false_hits_reported", context.shared.metrics.false_hits_reported.load()},
     {"semantic_embedder", context.shared.embedder.version()},
-    {"semantic_embed_failures", context.shared.metrics.embed_failures.load()},
   };
+  const auto values = server_values(context.shared);
+  for (const auto& figure : protocol::k_server_figures) {
+    const auto value = values[static_cast<std::size_t>(figure.id)];
+    out[std::string(figure.name)] = figure.unit == protocol::FigureUnit::flag ? Json(value != 0) : Json(value);
+  }
+  return out;
 }
 
 // What hits, and the providers' own prompt caches, saved per model, for one
@@ -128,24 +121,16 @@ tier_figures(const Context& context)
   if (tier == nullptr) {
     return {{"enabled", false}};
   }
-  auto& c = context.shared.tier->counters();
-  return {
+  const auto& counters = context.shared.tier->counters();
+  Json out = {
     {"enabled", true},
     {"url", tier->options().shown_url},
-    {"connected", c.connected.load()},
-    {"l1_hits", c.l1_hits.load()},
-    {"l2_hits", c.l2_hits.load()},
-    {"l2_misses", c.l2_misses.load()},
-    {"l2_errors", c.l2_errors.load()},
-    {"mirrored", c.mirrored.load()},
-    {"queued", c.queued.load()},
-    {"dropped", c.dropped.load()},
-    {"retries", c.retries.load()},
-    {"outages", c.outages.load()},
-    {"invalidations_sent", c.invalidations_sent.load()},
-    {"invalidations_applied", c.invalidations_applied.load()},
-    {"resyncs", c.resyncs.load()},
+    {"connected", counters.connected.load()},
   };
+  for (const auto& counter : protocol::k_tier_counters) {
+    out[std::string(counter.name)] = counters.value(counter.id);
+  }
+  return out;
 }
 
 } // namespace

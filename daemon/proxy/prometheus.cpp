@@ -57,18 +57,19 @@ load(const std::atomic<std::uint64_t>& value)
   return value.load(std::memory_order_relaxed);
 }
 
+// A family of one sample: a counter as a whole number, a gauge as a number
+// in its Prometheus unit.
 void
-counter(Exposition& out, std::string_view name, std::string_view help, std::uint64_t value)
+one_sample(Exposition& out, protocol::FigureKind kind, protocol::FigureUnit unit, std::string_view name,
+           std::string_view help, std::uint64_t value)
 {
-  out.family(name, "counter", help);
-  out.sample(name, {}, value);
-}
-
-void
-gauge(Exposition& out, std::string_view name, std::string_view help, double value)
-{
-  out.family(name, "gauge", help);
-  out.sample(name, {}, value);
+  if (kind == protocol::FigureKind::counter) {
+    out.family(name, "counter", help);
+    out.sample(name, {}, value);
+  } else {
+    out.family(name, "gauge", help);
+    out.sample(name, {}, protocol::prometheus_value(unit, value));
+  }
 }
 
 void
@@ -78,38 +79,16 @@ write_daemon(Exposition& out, const Shared& shared)
   const auto& info = shared.info;
   out.family("omnicache_build_info", "gauge", "Always 1; the daemon's version is its label.");
   out.sample("omnicache_build_info", {{"version", k_version}}, std::uint64_t{1});
-  gauge(out, "omnicache_start_time_seconds", "When the daemon started, in seconds since the Unix epoch.",
-        static_cast<double>(info.started_ms) / 1e3);
-  gauge(out, "omnicache_uptime_seconds", "Seconds since the daemon started.",
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - info.started).count());
-  gauge(out, "omnicache_connections", "Client connections on the Unix socket open now.",
-        static_cast<double>(load(m.connections)));
-  counter(out, "omnicache_connections_total", "Client connections accepted on the Unix socket.",
-          load(m.connections_total));
-  counter(out, "omnicache_connections_rejected_total",
-          "Client connections refused: over limits.max_connections, or from another user.",
-          load(m.connections_rejected));
-  counter(out, "omnicache_requests_total", "Requests received on the Unix socket.", load(m.requests));
-  counter(out, "omnicache_errors_total", "Requests answered with an error.", load(m.errors));
-  gauge(out, "omnicache_write_queue", "Writes waiting for the writer.", static_cast<double>(shared.store.queued()));
-  gauge(out, "omnicache_leases", "Leases held by clients computing a value others wait for.",
-        static_cast<double>(shared.leases.held()));
-  gauge(out, "omnicache_semantic_vectors", "Vectors in the semantic index, over every tenant.",
-        static_cast<double>(shared.index.size()));
-  gauge(out, "omnicache_semantic_index_ready",
-        "1 once the semantic index has been checked against the database (or rebuilt) after start.",
-        m.semantic_index_ready.load() ? 1.0 : 0.0);
-  gauge(out, "omnicache_semantic_index_load_seconds", "Time taken at start to load or rebuild the semantic index.",
-        static_cast<double>(m.semantic_index_ms.load()) / 1e3);
-  counter(out, "omnicache_semantic_guard_rejections_total",
-          "Semantic candidates the guard refused (a number, name, negation or word differs).",
-          load(m.guard_rejections));
-  counter(out, "omnicache_semantic_feedback_rejections_total",
-          "Semantic candidates refused because they were reported as false hits.", load(m.feedback_rejections));
-  counter(out, "omnicache_semantic_false_hits_reported_total", "False semantic hits reported by clients.",
-          load(m.false_hits_reported));
-  counter(out, "omnicache_semantic_embed_failures_total",
-          "Texts the embedder failed on; their lookups fell back to exact match.", load(m.embed_failures));
+  out.family("omnicache_start_time_seconds", "gauge", "When the daemon started, in seconds since the Unix epoch.");
+  out.sample("omnicache_start_time_seconds", {}, static_cast<double>(info.started_ms) / 1e3);
+  out.family("omnicache_uptime_seconds", "gauge", "Seconds since the daemon started.");
+  out.sample("omnicache_uptime_seconds", {},
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - info.started).count());
+  const auto values = server_values(shared);
+  for (const auto& figure : protocol::k_server_figures) {
+    one_sample(out, figure.kind, figure.unit, figure.prometheus, figure.help,
+               values[static_cast<std::size_t>(figure.id)]);
+  }
 
   constexpr std::string_view name = "omnicache_operation_duration_seconds";
   out.family(name, "histogram", "Time the daemon took to answer a request, per operation.");
@@ -323,19 +302,10 @@ write_proxy(Exposition& out, const ProxyMetrics& proxy)
       out.histogram(upstream_durations, {{"endpoint", k_endpoint_names[e]}}, proxy.m_upstream_durations[e]);
     }
   }
-  gauge(out, "omnicache_proxy_connections", "HTTP connections to the proxy open now.",
-        static_cast<double>(load(proxy.connections)));
-  counter(out, "omnicache_proxy_connections_total", "HTTP connections the proxy accepted.",
-          load(proxy.connections_total));
-  counter(out, "omnicache_proxy_streams_recorded_total", "Streamed upstream answers recorded and stored.",
-          load(proxy.streams_recorded));
-  counter(out, "omnicache_proxy_streams_broken_total",
-          "Streamed upstream answers cut before their end (passed on as far as they went, not stored).",
-          load(proxy.streams_broken));
-  counter(out, "omnicache_proxy_request_bytes_total", "Bytes of request bodies the proxy received.",
-          load(proxy.bytes_in));
-  counter(out, "omnicache_proxy_response_bytes_total", "Bytes of response bodies the proxy sent.",
-          load(proxy.bytes_out));
+  for (const auto& counter : k_proxy_counters) {
+    one_sample(out, counter.kind, protocol::FigureUnit::count, counter.prometheus, counter.help,
+               proxy.value(counter.id));
+  }
 }
 
 std::string

@@ -3,6 +3,7 @@
 #include "daemon/handlers/handler.hpp"
 #include "daemon/metrics.hpp"
 #include "daemon/proxy/provider.hpp"
+#include "protocol/counters.hpp"
 
 #include <array>
 #include <atomic>
@@ -30,11 +31,51 @@ inline constexpr std::array<std::string_view, 5> k_endpoint_names{"chat_completi
                                                                   "messages", "other"};
 Endpoint endpoint_of(Api api);
 
+// The proxy's own figures beside its per-(endpoint, outcome) families, in
+// the order /metrics lists them. Not in the stats reply.
+enum class ProxyCounter : std::size_t {
+  connections,
+  connections_total,
+  streams_recorded,
+  streams_broken,
+  request_bytes,
+  response_bytes,
+};
+
+struct ProxyCounterInfo
+{
+  ProxyCounter id;
+  protocol::FigureKind kind;
+  std::string_view prometheus; // metric family of GET /metrics
+  std::string_view help;       // its # HELP
+};
+
+inline constexpr std::array<ProxyCounterInfo, 6> k_proxy_counters{{
+  {ProxyCounter::connections, protocol::FigureKind::gauge, "omnicache_proxy_connections",
+   "HTTP connections to the proxy open now."},
+  {ProxyCounter::connections_total, protocol::FigureKind::counter, "omnicache_proxy_connections_total",
+   "HTTP connections the proxy accepted."},
+  {ProxyCounter::streams_recorded, protocol::FigureKind::counter, "omnicache_proxy_streams_recorded_total",
+   "Streamed upstream answers recorded and stored."},
+  {ProxyCounter::streams_broken, protocol::FigureKind::counter, "omnicache_proxy_streams_broken_total",
+   "Streamed upstream answers cut before their end (passed on as far as they went, not stored)."},
+  {ProxyCounter::request_bytes, protocol::FigureKind::counter, "omnicache_proxy_request_bytes_total",
+   "Bytes of request bodies the proxy received."},
+  {ProxyCounter::response_bytes, protocol::FigureKind::counter, "omnicache_proxy_response_bytes_total",
+   "Bytes of response bodies the proxy sent."},
+}};
+inline constexpr std::size_t k_proxy_counter_count = k_proxy_counters.size();
+static_assert(protocol::in_id_order(k_proxy_counters));
+
 class Exposition;
 
 // Lock-free; recorded by every serving thread, read by /metrics.
 class ProxyMetrics
 {
+  // A slot per row of k_proxy_counters, indexed by its id; first, so that
+  // the names below can refer to it.
+  std::array<std::atomic<std::uint64_t>, k_proxy_counter_count> m_counters{};
+
 public:
   // One answered request: counted by (endpoint, outcome), its duration
   // (arrival to last byte sent) in that pair's histogram.
@@ -45,12 +86,22 @@ public:
 
   std::uint64_t requests(Endpoint endpoint, Outcome outcome) const;
 
-  std::atomic<std::uint64_t> connections{0};       // open now
-  std::atomic<std::uint64_t> connections_total{0}; // accepted since start
-  std::atomic<std::uint64_t> streams_recorded{0};  // streamed answers stored
-  std::atomic<std::uint64_t> streams_broken{0};    // streams cut before their end (not stored)
-  std::atomic<std::uint64_t> bytes_in{0};          // request bodies received
-  std::atomic<std::uint64_t> bytes_out{0};         // response bodies sent
+  std::atomic<std::uint64_t>& operator[](ProxyCounter counter)
+  {
+    return m_counters[static_cast<std::size_t>(counter)];
+  }
+  std::uint64_t value(ProxyCounter counter) const
+  {
+    return m_counters[static_cast<std::size_t>(counter)].load(std::memory_order_relaxed);
+  }
+
+  // The counters by name, for the code that counts them.
+  std::atomic<std::uint64_t>& connections = (*this)[ProxyCounter::connections];
+  std::atomic<std::uint64_t>& connections_total = (*this)[ProxyCounter::connections_total];
+  std::atomic<std::uint64_t>& streams_recorded = (*this)[ProxyCounter::streams_recorded];
+  std::atomic<std::uint64_t>& streams_broken = (*this)[ProxyCounter::streams_broken];
+  std::atomic<std::uint64_t>& bytes_in = (*this)[ProxyCounter::request_bytes];
+  std::atomic<std::uint64_t>& bytes_out = (*this)[ProxyCounter::response_bytes];
 
 private:
   static constexpr std::size_t k_pairs = k_endpoint_names.size() * k_outcome_names.size();

@@ -306,7 +306,7 @@ Follower::received(const RedisReply& reply)
         continue;
       }
       ++m_generation;
-      ++m_counters.invalidations_applied;
+      ++m_counters[TierCounter::invalidations_applied];
       m_apply(*change);
     }
   }
@@ -339,7 +339,7 @@ Follower::resync(const std::string& why)
   m_options.warn(fmt::format("shared tier: {}; dropping every local entry rather than serve one that was "
                              "invalidated",
                              why));
-  ++m_counters.resyncs;
+  ++m_counters[TierCounter::resyncs];
   ++m_generation;
   Invalidation everything;
   everything.kind = Invalidation::Kind::flush;

@@ -118,14 +118,14 @@ public:
       };
       auto* redis = m_reads.ready();
       if (redis == nullptr) {
-        ++m_counters.l2_errors;
+        ++m_counters[TierCounter::l2_errors];
         answer(std::nullopt);
         return;
       }
       if (m_own_invalidations > 0) {
         // Redis may still hold what this daemon removed: reading it back
         // would undo the removal here.
-        ++m_counters.l2_misses;
+        ++m_counters[TierCounter::l2_misses];
         answer(std::nullopt);
         return;
       }
@@ -135,13 +135,13 @@ public:
                   [this, layer = std::move(layer), generation, sent_ms,
                    answer = std::move(answer)](const std::string& error, const RedisReply& reply) mutable {
                     if (!error.empty() || reply.is_error()) {
-                      ++m_counters.l2_errors;
+                      ++m_counters[TierCounter::l2_errors];
                       answer(std::nullopt);
                       return;
                     }
                     auto entry = parse_lookup(reply, sent_ms);
                     if (!entry || (!layer.empty() && entry->layer != layer) || generation != m_tier.generation()) {
-                      ++m_counters.l2_misses;
+                      ++m_counters[TierCounter::l2_misses];
                       answer(std::nullopt);
                       return;
                     }
@@ -160,7 +160,7 @@ public:
         drop_oldest_write();
       }
       m_queue.push_back({std::move(commands), invalidation, false, expires_ms, std::move(entry_key), own_removal});
-      m_counters.queued = m_queue.size();
+      m_counters[TierCounter::queued] = m_queue.size();
       drain();
     });
   }
@@ -259,7 +259,7 @@ private:
       m_queue.push_back({std::move(item.commands), item.invalidation, false, 0, {}, item.own_removal});
     }
     m_replayed = items.size();
-    m_counters.queued = m_queue.size();
+    m_counters[TierCounter::queued] = m_queue.size();
     m_options.info(fmt::format("shared tier: {} writes and invalidations left by the last run are queued for Redis",
                                items.size()));
   }
@@ -303,7 +303,7 @@ private:
   void reads_down(const std::string& why)
   {
     if (m_counters.connected.exchange(false)) {
-      ++m_counters.outages;
+      ++m_counters[TierCounter::outages];
       m_warned_unreachable = true; // said once per outage
       m_options.warn(fmt::format("shared tier: lost {} ({}); serving from the local tier, reconnecting",
                                  m_options.shown_url, why));
@@ -322,7 +322,7 @@ private:
     for (auto it = m_queue.begin() + static_cast<std::ptrdiff_t>(m_in_flight); it != m_queue.end(); ++it) {
       if (!it->invalidation && !it->entry_key.empty()) {
         forget_value(*it);
-        ++m_counters.dropped;
+        ++m_counters[TierCounter::dropped];
         return;
       }
     }
@@ -351,7 +351,7 @@ private:
       }
       ++m_in_flight;
       if (item.sent) {
-        ++m_counters.retries;
+        ++m_counters[TierCounter::retries];
       }
       item.sent = true;
       const auto deadline = item.invalidation ? std::chrono::milliseconds(k_script_deadline)
@@ -396,13 +396,13 @@ private:
       --m_own_invalidations;
     }
     if (!refused && !item.entry_key.empty()) {
-      ++m_counters.mirrored;
+      ++m_counters[TierCounter::mirrored];
     } else if (!refused && item.invalidation) {
-      ++m_counters.invalidations_sent;
+      ++m_counters[TierCounter::invalidations_sent];
     }
     m_queue.pop_front();
     --m_in_flight;
-    m_counters.queued = m_queue.size();
+    m_counters[TierCounter::queued] = m_queue.size();
     if (m_replayed > 0 && --m_replayed == 0) {
       std::error_code ec;
       std::filesystem::remove(m_options.outbox_file, ec); // all of it is in Redis now

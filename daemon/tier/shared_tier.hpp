@@ -1,12 +1,14 @@
 #pragma once
 
 #include "daemon/tier/redis.hpp"
+#include "protocol/counters.hpp"
 #include "store/commit.hpp"
 #include "store/entry.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -67,22 +69,20 @@ struct SharedEntry
 // store's writer records it for the observers of its commits.
 using Invalidation = store::Removal;
 
-// Counters for stats; read from any thread.
-struct TierCounters
+using protocol::TierCounter;
+
+// The tier table's counters (protocol/counters.hpp) for stats, indexed by
+// id; read from any thread.
+class TierCounters
 {
-  std::atomic<std::uint64_t> l1_hits{0};
-  std::atomic<std::uint64_t> l2_hits{0};
-  std::atomic<std::uint64_t> l2_misses{0};
-  std::atomic<std::uint64_t> l2_errors{0};
-  std::atomic<std::uint64_t> mirrored{0};
-  std::atomic<std::uint64_t> dropped{0};
-  std::atomic<std::uint64_t> retries{0};
-  std::atomic<std::uint64_t> outages{0};
-  std::atomic<std::uint64_t> invalidations_sent{0};
-  std::atomic<std::uint64_t> invalidations_applied{0};
-  std::atomic<std::uint64_t> resyncs{0};
-  std::atomic<std::uint64_t> queued{0};
+public:
+  std::atomic<std::uint64_t>& operator[](TierCounter counter) { return m_values[static_cast<std::size_t>(counter)]; }
+  std::uint64_t value(TierCounter counter) const { return m_values[static_cast<std::size_t>(counter)].load(); }
+
   std::atomic<bool> connected{false};
+
+private:
+  std::array<std::atomic<std::uint64_t>, protocol::k_tier_counter_count> m_values{};
 };
 
 class SharedTier
