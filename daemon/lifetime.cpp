@@ -1,6 +1,7 @@
 #include "daemon/lifetime.hpp"
 
 #include "daemon/log.hpp"
+#include "protocol/connection.hpp"
 
 #include <fmt/core.h>
 
@@ -49,19 +50,14 @@ make_directory(const std::string& dir)
 bool
 has_listener(const std::string& socket_path)
 {
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (socket_path.size() >= sizeof address.sun_path) {
-    return false;
-  }
-  std::memcpy(address.sun_path, socket_path.data(), socket_path.size());
-  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  // A listener whose queue is full (nobody accepts) keeps the client waiting:
+  // that still says one is there.
+  const int fd = protocol::connect_unix(socket_path, 1);
   if (fd < 0) {
-    return false;
+    return errno == ETIMEDOUT;
   }
-  const bool connected = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 || errno == EAGAIN;
   close(fd);
-  return connected;
+  return true;
 }
 
 std::optional<FileId>
