@@ -2,6 +2,7 @@
 
 #include "daemon/lifetime.hpp"
 #include "daemon/log.hpp"
+#include "daemon/proxy/server.hpp"
 #include "daemon/server.hpp"
 #include "daemon/systemd.hpp"
 #include "omnicache_version.hpp"
@@ -167,7 +168,14 @@ daemon_main(int argc, char** argv)
       prepare_database_directory(settings.log_file);
       detached = Detached::detach(settings.log_file);
     }
-    Server server(std::move(sources), std::move(*config), foreground, listen_fd, std::move(notifier));
+    // The core starts the proxy without linking it: it is handed over here.
+    auto make_proxy = [](Shared& shared, const std::vector<std::unique_ptr<Worker>>& workers,
+                         const protocol::Settings& s) -> std::unique_ptr<Front> {
+      auto proxy = std::make_unique<proxy::ProxyServer>(shared, workers, s);
+      proxy->listen(s.proxy_listen);
+      return proxy;
+    };
+    Server server(std::move(sources), std::move(*config), foreground, listen_fd, std::move(notifier), make_proxy);
     server.open();
     detached.ready();
     server.run();

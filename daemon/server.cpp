@@ -13,8 +13,6 @@
 
 #include <algorithm>
 #include <csignal>
-#include <filesystem>
-#include <map>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -38,12 +36,13 @@ same_user(int fd)
 } // namespace
 
 Server::Server(protocol::ConfigSources sources, protocol::Config config, bool foreground, int listen_fd,
-               systemd::Notifier notifier)
+               systemd::Notifier notifier, MakeFront make_front)
   : m_sources(std::move(sources)),
     m_config(std::make_shared<const protocol::Config>(std::move(config))),
     m_foreground(foreground),
     m_metrics(op_table().size()),
-    m_inherited_fd(listen_fd),
+    m_make_front(std::move(make_front)),
+    m_listener(m_config->settings().socket, listen_fd),
     m_notifier(std::move(notifier))
 {
 }
@@ -58,7 +57,9 @@ Server::~Server()
       thread.join();
     }
   }
-  stop_index_builder();
+  if (m_semantic) {
+    m_semantic->stop_builder();
+  }
   // Everything bound to an event loop goes before the loops themselves,
   // the embedder too: its pending callbacks post to them.
   m_embedder.reset();
@@ -70,15 +71,14 @@ Server::~Server()
     m_tier->stop(std::chrono::milliseconds(0));
   }
   m_timer.reset();
-  m_accept_timer.reset();
   m_signals.reset();
-  m_acceptor.reset();
+  m_listener.release();
   m_workers.clear();
   m_proxy.reset();
   if (m_store) {
     m_store->stop();
   }
-  unlink_own_socket();
+  m_listener.unlink_own_socket();
 }
 
 store::StoreLimits
@@ -94,113 +94,11 @@ Server::store_limits(const protocol::Settings& s) const
   return limits;
 }
 
-// The vectors table is the truth; the index is a cache of it, saved beside
-// the database at a clean stop. The saved one is used only when no vector
-// was added or removed since (the generation in the database says) and the
-// parameters are the same; it is then checked against the table: labels of
-// entries gone are dropped, vectors missing are added. Reading the files is
-// quick and done before serving; the check, or a rebuild from the table when
-// there are no current files, runs in the background while the daemon
-// serves: until it is done, semantic lookups see the vectors added so far
-// (exact keys always match).
-void
-Server::load_semantic_index()
-{
-  const auto started = std::chrono::steady_clock::now();
-  const auto dir = semantic_index_dir();
-  std::error_code ec;
-  const bool had_files = std::filesystem::exists(dir, ec);
-  const auto saved = m_index->load(dir, main_worker().reader->semantic_generation());
-  m_metrics.semantic_index_loaded = saved.loaded;
-  if (!saved.loaded) {
-    std::filesystem::remove_all(dir, ec); // stale or damaged: of no use from now on
-  }
-  m_index_builder = std::thread([this, saved, had_files, started, dir, reader = m_store->open_reader()] {
-    complete_semantic_index(*reader, saved, had_files, started, dir);
-  });
-}
-
-void
-Server::complete_semantic_index(store::Reader& reader, const store::semantic::LoadResult& saved, bool had_files,
-                                std::chrono::steady_clock::time_point started, const std::filesystem::path& dir)
-{
-  try {
-    const std::int64_t now = store::now_ms();
-    std::vector<std::int64_t> ids;
-    std::size_t added = 0;
-    reader.for_each_vector([&](store::VectorRow&& row) {
-      if (m_index_stop || (row.expires_ms != 0 && row.expires_ms <= now)) {
-        return;
-      }
-      ids.push_back(row.id);
-      if (!saved.loaded || !m_index->contains(row.tenant, row.scope, row.id)) {
-        m_index->add(row.tenant, row.scope, row.id, row.vector);
-        ++added;
-      }
-    });
-    if (m_index_stop) {
-      log::info("semantic index: stopped before it was complete; the next start rebuilds it");
-      return;
-    }
-    const std::size_t dropped = saved.loaded ? m_index->keep_only(ids) : 0;
-    const auto elapsed =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-    m_metrics.semantic_index_ms = elapsed.count();
-    m_metrics.semantic_index_ready = true;
-    m_index_complete = true;
-    if (saved.loaded) {
-      log::info("semantic index: loaded {} vectors in {} scopes from {} in {} ms ({} stale dropped, {} added)",
-                m_index->size(), m_index->scopes(), dir.string(), elapsed.count(), dropped, added);
-    } else if (added > 0 || had_files) {
-      log::info("semantic index: rebuilt from the database ({}): {} vectors in {} scopes in {} ms", saved.reason,
-                added, m_index->scopes(), elapsed.count());
-    }
-  } catch (const std::exception& e) {
-    log::error("semantic index: cannot read the vectors: {}; semantic lookups match exact keys only", e.what());
-  }
-}
-
-void
-Server::stop_index_builder()
-{
-  m_index_stop = true;
-  if (m_index_builder.joinable()) {
-    m_index_builder.join();
-  }
-}
-
-// After the writer has stopped, so that the generation saved is that of
-// every vector the index holds. A failed save costs the next start a rebuild.
-void
-Server::save_semantic_index()
-{
-  const auto started = std::chrono::steady_clock::now();
-  const auto dir = semantic_index_dir();
-  try {
-    if (m_index->size() == 0) {
-      std::filesystem::remove_all(dir);
-      return;
-    }
-    const std::size_t saved = m_index->save(dir, main_worker().reader->semantic_generation());
-    log::info("semantic index: saved {} vectors in {} scopes to {} in {} ms", saved, m_index->scopes(), dir.string(),
-              std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started)
-                .count());
-  } catch (const std::exception& e) {
-    log::warn("semantic index: not saved ({}); the next start rebuilds it from the database", e.what());
-  }
-}
-
-std::filesystem::path
-Server::semantic_index_dir() const
-{
-  return m_info.database + ".semantic";
-}
-
 void
 Server::open()
 {
   const auto& s = m_config->settings();
-  m_info.socket = served_socket();
+  m_info.socket = m_listener.resolve();
   m_info.database = s.database;
   m_info.config_file = m_config->file();
   m_info.foreground = m_foreground;
@@ -208,9 +106,9 @@ Server::open()
   m_info.started = std::chrono::steady_clock::now();
 
   prepare_database_directory(s.database);
-  prepare_socket_directory(socket_lock_base());
+  prepare_socket_directory(m_listener.lock_base());
   m_database_lock = LockFile(s.database + ".lock", "the database " + s.database);
-  m_socket_lock = LockFile(socket_lock_base() + ".lock", "the socket " + m_info.socket);
+  m_socket_lock = LockFile(m_listener.lock_base() + ".lock", "the socket " + m_info.socket);
   m_database_lock.write_pid();
   m_socket_lock.write_pid();
   m_max_by_files = connections_within_file_limit(s.max_connections, s.io_threads);
@@ -220,16 +118,16 @@ Server::open()
   options.sync = s.sync;
   options.limits = store_limits(s);
   options.on_error = [](const std::string& message) { log::error("{}", message); };
-  m_index = std::make_unique<store::semantic::Index>(
-    store::semantic::IndexParams{s.semantic_m, s.semantic_ef_construction, s.semantic_ef});
+  m_semantic = std::make_unique<SemanticIndexOwner>(
+    store::semantic::IndexParams{s.semantic_m, s.semantic_ef_construction, s.semantic_ef}, s.database, m_metrics);
   m_store = std::make_unique<store::Store>(std::move(options));
   // What follows a commit (commit_effects.hpp; the shared tier's in open_shared_tier).
-  m_store->observe(follow_vectors(*m_index));
+  m_store->observe(follow_vectors(m_semantic->index()));
   m_store->observe(wake_waiters(m_leases));
   m_embedder = make_embedder(s); // semantic.embedder; a change needs a restart (SIGHUP says so)
   open_shared_tier();
-  m_shared = std::make_unique<Shared>(Shared{*m_store, m_metrics, m_leases, *m_index, *m_embedder, m_info,
-                                             [this] { request_shutdown(); }, m_tier.get()});
+  m_shared = std::make_unique<Shared>(Shared{*m_store, m_metrics, m_leases, m_semantic->index(), *m_embedder,
+                                             m_info, [this] { request_shutdown(); }, m_tier.get()});
   share_configuration();
 
   for (std::uint64_t i = 0; i < s.io_threads; ++i) {
@@ -238,19 +136,18 @@ Server::open()
     worker->config = m_config;
     m_workers.push_back(std::move(worker));
   }
-  load_semantic_index();
+  m_semantic->load(*main_worker().reader, m_store->open_reader());
 
-  if (!s.proxy_listen.empty()) {
+  if (!s.proxy_listen.empty() && m_make_front) {
     try {
-      m_proxy = std::make_unique<proxy::ProxyServer>(*m_shared, m_workers, s);
-      m_proxy->listen(s.proxy_listen);
+      m_proxy = m_make_front(*m_shared, m_workers, s);
     } catch (const std::exception& e) {
       throw StartupError(e.what());
     }
     m_info.proxy = m_proxy->address();
   }
 
-  m_acceptor.emplace(open_socket());
+  m_listener.open(main_worker().io);
 }
 
 void
@@ -274,7 +171,9 @@ Server::run()
                 protocol::format_duration_ms(limit.count()));
     }
   }
-  accept();
+  m_listener.start(
+    m_workers, [this](Socket socket, Worker& worker) { admit(std::move(socket), worker); },
+    [this] { m_metrics.connections_rejected.fetch_add(1); });
   if (m_proxy) {
     m_proxy->start();
     log::info("HTTP proxy listening on {} (upstreams {} and {})", m_proxy->address(),
@@ -301,59 +200,9 @@ Server::run()
     thread.join();
   }
   m_threads.clear();
-  stop_index_builder();
-  if (m_index_complete) {
-    save_semantic_index();
-  }
+  m_semantic->stop_builder();
+  m_semantic->save_if_complete(*main_worker().reader);
   log::info("omnicached stopped");
-}
-
-void
-Server::accept()
-{
-  Worker& worker = *m_workers[m_next_worker];
-  m_next_worker = (m_next_worker + 1) % m_workers.size();
-  m_acceptor->async_accept(worker.io, [this, &worker, listener = m_listener_generation](
-                                         const boost::system::error_code& ec, Socket socket) {
-    if (listener != m_listener_generation) {
-      // A listener replaced by check_socket(); the new one has its own accept.
-      if (!ec) {
-        admit(std::move(socket), worker);
-      }
-      return;
-    }
-    if (ec) {
-      if (ec == boost::asio::error::operation_aborted) {
-        return;
-      }
-      log::warn("accept failed: {}", ec.message());
-      if (ec == boost::asio::error::no_descriptors) {
-        // The listener stays readable: accepting again at once would spin.
-        m_metrics.connections_rejected.fetch_add(1);
-        accept_later();
-        return;
-      }
-    } else {
-      admit(std::move(socket), worker);
-    }
-    if (!m_stopping) {
-      accept();
-    }
-  });
-}
-
-void
-Server::accept_later()
-{
-  if (!m_accept_timer) {
-    m_accept_timer.emplace(main_worker().io);
-  }
-  m_accept_timer->expires_after(std::chrono::milliseconds(100));
-  m_accept_timer->async_wait([this, listener = m_listener_generation](const boost::system::error_code& ec) {
-    if (!ec && !m_stopping && listener == m_listener_generation) {
-      accept();
-    }
-  });
 }
 
 void
@@ -444,12 +293,12 @@ Server::tick()
     schedule_tick();
     return;
   }
-  check_socket();
+  m_listener.check();
   const auto idle_timeout = m_config->settings().idle_timeout_ms;
   // A proxy is a service other programs point at: it does not time out.
   // Under a supervisor the daemon stays, unless the supervisor holds its
   // socket and starts it again on the next connection.
-  if ((!m_foreground || m_inherited) && !m_proxy && idle_timeout > 0 && m_metrics.connections.load() == 0
+  if ((!m_foreground || m_listener.inherited()) && !m_proxy && idle_timeout > 0 && m_metrics.connections.load() == 0
       && m_metrics.ms_since_activity() >= idle_timeout) {
     log::info("no clients for {}; exiting", protocol::format_duration_ms(idle_timeout));
     begin_shutdown();
@@ -473,14 +322,8 @@ Server::begin_shutdown()
   m_stop_deadline = std::chrono::steady_clock::now() + k_drain_timeout;
   schedule_tick(); // at the drain's pace from now on, not at the next idle tick
   m_notifier.stopping("stopping: finishing requests in flight");
-  boost::system::error_code ignored;
-  m_acceptor->close(ignored);
-  if (m_accept_timer) {
-    m_accept_timer->cancel();
-  }
-  // New clients now find no socket rather than a socket nobody answers; a
-  // passed socket stays, and what arrives waits in it for the next start.
-  unlink_own_socket();
+  // New clients now find no socket rather than a socket nobody answers.
+  m_listener.close();
   if (m_proxy) {
     m_proxy->stop();
   }

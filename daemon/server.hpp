@@ -1,9 +1,11 @@
 #pragma once
 
+#include "daemon/front.hpp"
 #include "daemon/handlers/handler.hpp"
 #include "daemon/lifetime.hpp"
+#include "daemon/listener.hpp"
 #include "daemon/metrics.hpp"
-#include "daemon/proxy/server.hpp"
+#include "daemon/semantic_index_owner.hpp"
 #include "daemon/session.hpp"
 #include "daemon/systemd.hpp"
 #include "protocol/config.hpp"
@@ -25,15 +27,16 @@
 
 namespace omnicache::daemon {
 
-// The daemon: owns the locks, the store, the listening socket and the serving
+// The daemon: owns the locks, the store, the semantic index, the listener and the serving
 // threads. Thread 0 also accepts connections and handles signals and timers.
 class Server
 {
 public:
   // `listen_fd`: a listening socket passed by a service manager, served
   // instead of daemon.socket (-1: none); `notifier` reports state to it.
+  // `make_front` builds the HTTP proxy when [proxy] listen is set.
   Server(protocol::ConfigSources sources, protocol::Config config, bool foreground, int listen_fd = -1,
-         systemd::Notifier notifier = {});
+         systemd::Notifier notifier = {}, MakeFront make_front = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -47,19 +50,9 @@ public:
   void request_shutdown();
 
 private:
-  using Acceptor = boost::asio::local::stream_protocol::acceptor;
-  using Socket = boost::asio::local::stream_protocol::socket;
+  using Socket = Listener::Socket;
 
   Worker& main_worker() { return *m_workers.front(); }
-  std::string served_socket() const;
-  std::string socket_lock_base() const;
-  Acceptor open_socket();
-  Acceptor adopt_socket();
-  Acceptor listen_on_socket();
-  void check_socket();
-  void unlink_own_socket();
-  void accept();
-  void accept_later();
   void admit(Socket socket, Worker& worker);
   void wait_for_signal();
   // The reload part (server_reload.cpp). `cause` starts each log line.
@@ -72,12 +65,6 @@ private:
   void tick();
   void begin_shutdown();
   void open_shared_tier();
-  void load_semantic_index();
-  void complete_semantic_index(store::Reader& reader, const store::semantic::LoadResult& saved, bool had_files,
-                               std::chrono::steady_clock::time_point started, const std::filesystem::path& dir);
-  void stop_index_builder();
-  void save_semantic_index();
-  std::filesystem::path semantic_index_dir() const;
   store::StoreLimits store_limits(const protocol::Settings& settings) const;
 
   protocol::ConfigSources m_sources;
@@ -91,31 +78,20 @@ private:
   Metrics m_metrics;
   LeaseTable m_leases;
   std::unique_ptr<Embedder> m_embedder;
-  std::unique_ptr<store::semantic::Index> m_index;
-  std::thread m_index_builder; // completes the index after start
-  std::atomic<bool> m_index_stop{false};
-  std::atomic<bool> m_index_complete{false};
+  std::unique_ptr<SemanticIndexOwner> m_semantic;
   std::unique_ptr<tier::SharedTier> m_tier; // [tier.redis] url set
   std::unique_ptr<Shared> m_shared;
-  std::unique_ptr<proxy::ProxyServer> m_proxy; // [proxy] listen set
+  MakeFront m_make_front;
+  std::unique_ptr<Front> m_proxy; // [proxy] listen set
   std::vector<std::unique_ptr<Worker>> m_workers;
   std::vector<std::thread> m_threads;
-  std::optional<Acceptor> m_acceptor;
-  int m_inherited_fd = -1;            // passed by a service manager, until adopted
-  bool m_inherited = false;           // serving a socket the service manager owns
+  Listener m_listener;
   systemd::Notifier m_notifier;
-  std::optional<FileId> m_socket_id; // the socket file we created, or the one passed
-  std::uint64_t m_listener_generation = 0;
-  bool m_socket_warned = false;       // about a socket we cannot re-create
-  std::chrono::steady_clock::time_point m_next_socket_check;
   std::uint64_t m_max_by_files = UINT64_MAX; // connections the open file limit allows
-  std::optional<boost::asio::steady_timer> m_accept_timer;
   std::optional<boost::asio::signal_set> m_signals;
   std::optional<boost::asio::steady_timer> m_timer;
-  std::size_t m_next_worker = 0;
   bool m_stopping = false;
   std::chrono::steady_clock::time_point m_stop_deadline;
-  bool m_listening = false;
 };
 
 } // namespace omnicache::daemon

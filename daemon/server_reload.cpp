@@ -129,7 +129,7 @@ Server::reload_config(std::string_view cause)
   }
   log::set_level(log::parse_level(fresh->settings().log_level));
   m_store->set_limits(store_limits(fresh->settings()));
-  m_index->set_ef(fresh->settings().semantic_ef);
+  m_semantic->index().set_ef(fresh->settings().semantic_ef);
   {
     std::lock_guard lock(m_config_mutex);
     m_config = fresh;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "daemon/front.hpp"
 #include "daemon/proxy/exchange.hpp"
 #include "daemon/proxy/prometheus.hpp"
 
@@ -18,30 +19,30 @@ namespace omnicache::daemon::proxy {
 
 class HttpSession;
 
-class ProxyServer
+class ProxyServer final : public Front
 {
 public:
   // Parses the upstream URLs; throws std::invalid_argument naming the
   // setting for a bad one.
   ProxyServer(Shared& shared, const std::vector<std::unique_ptr<Worker>>& workers, const protocol::Settings& settings);
-  ~ProxyServer();
+  ~ProxyServer() override;
   ProxyServer(const ProxyServer&) = delete;
   ProxyServer& operator=(const ProxyServer&) = delete;
 
   // Binds proxy.listen. Throws std::runtime_error saying why it cannot.
   void listen(const std::string& address);
   // HOST:PORT actually bound (the port chosen when proxy.listen asked for 0).
-  const std::string& address() const { return m_address; }
-  void start();
+  const std::string& address() const override { return m_address; }
+  void start() override;
   // Stops accepting and closes every connection once its answer is done.
-  void stop();
+  void stop() override;
 
   ProxyMetrics& metrics() { return m_metrics; }
 
   // Before the serving threads' event loops are destroyed: the upstream
   // connections belong to them. The proxy itself must outlive the loops,
   // whose pending work still refers to it.
-  void close_upstreams();
+  void close_upstreams() override;
 
 private:
   struct Thread
