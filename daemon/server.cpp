@@ -127,7 +127,7 @@ Server::open()
   m_embedder = make_embedder(s); // semantic.embedder; a change needs a restart (SIGHUP says so)
   open_shared_tier();
   m_shared = std::make_unique<Shared>(Shared{*m_store, m_metrics, m_leases, m_semantic->index(), *m_embedder,
-                                             m_info, [this] { request_shutdown(); }, m_tier.get()});
+                                             m_info, [this] { request_shutdown(); }, m_replication.get()});
   share_configuration();
 
   for (std::uint64_t i = 0; i < s.io_threads; ++i) {

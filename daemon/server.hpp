@@ -8,6 +8,7 @@
 #include "daemon/semantic_index_owner.hpp"
 #include "daemon/session.hpp"
 #include "daemon/systemd.hpp"
+#include "daemon/tier/shared_tier.hpp"
 #include "protocol/config.hpp"
 #include "store/store.hpp"
 
@@ -80,6 +81,7 @@ private:
   std::unique_ptr<Embedder> m_embedder;
   std::unique_ptr<SemanticIndexOwner> m_semantic;
   std::unique_ptr<tier::SharedTier> m_tier; // [tier.redis] url set
+  std::unique_ptr<Replication> m_replication; // what the handlers see of m_tier
   std::unique_ptr<Shared> m_shared;
   MakeFront m_make_front;
   std::unique_ptr<Front> m_proxy; // [proxy] listen set

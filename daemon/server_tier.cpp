@@ -5,6 +5,11 @@
 #include "daemon/log.hpp"
 #include "protocol/redis_url.hpp"
 
+#include <boost/asio/post.hpp>
+
+#include <memory>
+#include <optional>
+
 namespace omnicache::daemon {
 
 namespace {
@@ -36,6 +41,92 @@ replicate_to(tier::SharedTier& tier)
     }
   };
 }
+
+// What the handlers may ask of the tier (daemon/replication.hpp).
+class TierReplication final : public Replication
+{
+public:
+  TierReplication(tier::SharedTier& tier, store::Store& store)
+    : m_tier(tier),
+      m_store(store)
+  {
+  }
+
+  void fill(const std::string& tenant, const std::string& key, const std::string& layer,
+            boost::asio::any_io_executor executor, std::function<void(bool copied)> done) override
+  {
+    m_tier.lookup(tenant, key, layer, executor,
+                  [this, tenant, key, executor, done = std::move(done)](std::optional<tier::SharedEntry> found) {
+                    if (!found) {
+                      done(false);
+                      return;
+                    }
+                    copy(tenant, key, std::move(*found), executor, std::move(done));
+                  });
+  }
+
+  void count_hit(bool from_shared_tier) override
+  {
+    ++m_tier.counters()[from_shared_tier ? protocol::TierCounter::l2_hits : protocol::TierCounter::l1_hits];
+  }
+
+  protocol::Json figures() const override
+  {
+    const auto& counters = m_tier.counters();
+    protocol::Json out = {
+      {"enabled", true},
+      {"url", m_tier.options().shown_url},
+      {"connected", counters.connected.load()},
+    };
+    for (const auto& counter : protocol::k_tier_counters) {
+      out[std::string(counter.name)] = counters.value(counter.id);
+    }
+    return out;
+  }
+
+private:
+  // Writes the entry Redis had into the local store, unless the store has
+  // moved on since the lookup; `done(copied)` on the connection's thread.
+  void copy(const std::string& tenant, const std::string& key, tier::SharedEntry found,
+            boost::asio::any_io_executor executor, std::function<void(bool)> done)
+  {
+    store::EntryWrite entry;
+    entry.tenant = tenant;
+    entry.layer = std::move(found.layer);
+    entry.key = key;
+    entry.value = std::move(found.value);
+    entry.tags = std::move(found.tags);
+    entry.deps = std::move(found.deps);
+    entry.meta = std::move(found.meta);
+    const std::int64_t expires_ms = found.expires_ms;
+    const std::uint64_t generation = found.generation;
+    auto copied = std::make_shared<bool>(false);
+    m_store.submit(store::WriteJob{
+      [entry = std::move(entry), expires_ms, generation, copied, &tier = m_tier](store::Writer& writer) mutable {
+        // An invalidation that arrived since the lookup may concern this entry; and one
+        // written under another version of a dependency is stale here (or this daemon is).
+        const auto now = store::now_ms();
+        if (tier.generation() != generation || !writer.dependencies_current(entry)
+            || writer.exists(entry.tenant, entry.key, now)) { // a fill never overwrites
+          return;
+        }
+        // The copy never outlives the entry in Redis.
+        entry.ttl_ms = expires_ms == 0 ? 0 : expires_ms - now;
+        if (expires_ms != 0 && entry.ttl_ms <= 0) {
+          return;
+        }
+        writer.set(entry, now);
+        *copied = true;
+      },
+      [executor, copied, done = std::move(done)](std::exception_ptr) {
+        boost::asio::post(executor, [copied, done] { done(*copied); });
+      },
+    });
+  }
+
+  tier::SharedTier& m_tier;
+  store::Store& m_store;
+};
 
 } // namespace
 
@@ -80,6 +171,7 @@ Server::open_shared_tier()
   m_tier = std::make_unique<tier::SharedTier>(std::move(options), std::move(apply), std::move(after_applied));
   // Expire and persist send the whole entry again: the writer reads it back.
   m_store->observe(replicate_to(*m_tier), true);
+  m_replication = std::make_unique<TierReplication>(*m_tier, *m_store);
 }
 
 } // namespace omnicache::daemon

@@ -214,15 +214,21 @@ page_limit_of(std::optional<std::int64_t> given, std::int64_t by_default, std::i
 std::vector<store::Dependency>
 deps_of(const Json& fields, const protocol::Settings& settings)
 {
-  std::vector<store::Dependency> deps;
   const auto it = fields.find("deps");
-  if (it == fields.end() || it->is_null()) {
+  return checked_deps(it == fields.end() ? Json() : *it, settings);
+}
+
+std::vector<store::Dependency>
+checked_deps(const Json& given, const protocol::Settings& settings)
+{
+  std::vector<store::Dependency> deps;
+  if (given.is_null()) {
     return deps;
   }
-  if (!it->is_array()) {
-    throw Error(ErrorCode::bad_request, fmt::format("field 'deps' must be an array, got {}", it->type_name()));
+  if (!given.is_array()) {
+    throw Error(ErrorCode::bad_request, fmt::format("field 'deps' must be an array, got {}", given.type_name()));
   }
-  for (const auto& item : *it) {
+  for (const auto& item : given) {
     store::Dependency dep;
     if (item.is_string()) {
       dep.name = item.get<std::string>();
@@ -252,19 +258,30 @@ std::string
 meta_of(const Json& fields)
 {
   const auto meta = fields.find("meta");
-  if (meta == fields.end() || meta->is_null()) {
+  return checked_meta(meta == fields.end() ? Json() : *meta);
+}
+
+std::string
+checked_meta(const Json& meta)
+{
+  if (meta.is_null()) {
     return {};
   }
-  if (!meta->is_object()) {
-    throw Error(ErrorCode::bad_request, fmt::format("field 'meta' must be an object, got {}", meta->type_name()));
+  if (!meta.is_object()) {
+    throw Error(ErrorCode::bad_request, fmt::format("field 'meta' must be an object, got {}", meta.type_name()));
   }
-  return meta->dump(-1, ' ', false, Json::error_handler_t::replace);
+  return meta.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 std::int64_t
 ttl_of(const Json& fields, const protocol::Settings& settings, const std::string& layer)
 {
-  const auto ttl = protocol::optional_int(fields, "ttl_ms");
+  return checked_ttl(protocol::optional_int(fields, "ttl_ms"), settings, layer);
+}
+
+std::int64_t
+checked_ttl(std::optional<std::int64_t> ttl, const protocol::Settings& settings, const std::string& layer)
+{
   if (ttl && (*ttl < 0 || *ttl > protocol::k_max_ttl_ms)) {
     throw Error(ErrorCode::bad_request, fmt::format("field 'ttl_ms' must be 0 (never) or from 1 to {}, got {}",
                                                     protocol::k_max_ttl_ms, *ttl));
@@ -286,27 +303,48 @@ entry_of(const Json& fields, const protocol::Settings& settings, const std::stri
   return entry;
 }
 
-protocol::Reply
-hit_reply(Context& context, const protocol::Request& request, const std::string& tenant, store::Hit hit,
-          bool from_shared_tier)
+store::EntryWrite
+entry_of(const protocol::ops::SetRequest& request, const protocol::Settings& settings, const std::string& tenant)
 {
-  auto reply = ok_reply(request, {{"found", true},
-                                  {"layer", hit.layer},
-                                  {"expires_ms", hit.expires_ms == 0 ? Json(nullptr) : Json(hit.expires_ms)}});
+  store::EntryWrite entry;
+  entry.tenant = tenant;
+  entry.key = checked_key(request.key, settings);
+  entry.layer = checked_layer(request.layer, true);
+  entry.tags = checked_tags(request.tags, settings);
+  entry.deps = checked_deps(request.deps, settings);
+  entry.ttl_ms = checked_ttl(request.ttl_ms, settings, entry.layer);
+  entry.meta = checked_meta(request.meta);
+  return entry;
+}
+
+protocol::ops::GetReply
+hit_of(Context& context, const std::string& tenant, store::Hit hit, bool from_shared_tier)
+{
+  protocol::ops::GetReply reply;
+  reply.found = true;
+  reply.layer = std::move(hit.layer);
+  reply.expires_ms = hit.expires_ms == 0 ? std::nullopt : std::optional<std::int64_t>(hit.expires_ms);
   // Only entries written with meta pay for parsing it.
   if (!hit.meta.empty()) {
     Json meta = Json::parse(hit.meta, nullptr, false);
     if (meta.is_object()) {
       count_savings(context, tenant, meta);
-      reply.header["meta"] = std::move(meta);
+      reply.meta = std::move(meta);
     }
   }
-  if (auto* tier = context.shared.tier) {
-    reply.header["tier"] = from_shared_tier ? "L2" : "L1";
-    ++tier->counters()[from_shared_tier ? protocol::TierCounter::l2_hits : protocol::TierCounter::l1_hits];
+  if (auto* replication = context.shared.replication) {
+    reply.tier = from_shared_tier ? "L2" : "L1";
+    replication->count_hit(from_shared_tier);
   }
   reply.value = std::move(hit.value);
   return reply;
+}
+
+protocol::Reply
+hit_reply(Context& context, const protocol::Request& request, const std::string& tenant, store::Hit hit,
+          bool from_shared_tier)
+{
+  return reply_of(request.id, hit_of(context, tenant, std::move(hit), from_shared_tier));
 }
 
 protocol::Reply
@@ -319,13 +357,25 @@ ok_reply(const protocol::Request& request, Json fields)
 }
 
 void
+submit_job(Context& context, std::function<void(store::Writer&)> apply,
+           std::function<void(std::exception_ptr)> finished, store::TenantKeys settles)
+{
+  queue_write(context, store::WriteJob{
+    std::move(apply),
+    std::move(finished),
+    store::Origin{context.connection->id, true},
+    std::move(settles),
+  });
+}
+
+void
 submit_write(Context& context, const protocol::Request& request, std::function<Json(store::Writer&)> apply,
              Completion done, store::TenantKeys settles)
 {
   auto result = std::make_shared<Json>();
   const std::uint64_t id = request.id;
-  queue_write(context, store::WriteJob{
-    [result, apply = std::move(apply)](store::Writer& writer) { *result = apply(writer); },
+  submit_job(
+    context, [result, apply = std::move(apply)](store::Writer& writer) { *result = apply(writer); },
     [result, id, done = std::move(done)](std::exception_ptr error) {
       if (!error) {
         protocol::Reply reply;
@@ -334,17 +384,9 @@ submit_write(Context& context, const protocol::Request& request, std::function<J
         done(std::move(reply));
         return;
       }
-      try {
-        std::rethrow_exception(error);
-      } catch (const Error& e) {
-        done(protocol::make_error(id, e.code(), e.what()));
-      } catch (const std::exception& e) {
-        done(protocol::make_error(id, ErrorCode::internal, e.what()));
-      }
+      Done<Json>(id, done).fail(error);
     },
-    store::Origin{context.connection->id, true},
-    std::move(settles),
-  });
+    std::move(settles));
 }
 
 } // namespace omnicache::daemon

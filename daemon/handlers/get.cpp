@@ -1,4 +1,4 @@
-#include "daemon/handlers/handler.hpp"
+#include "daemon/handlers/typed.hpp"
 
 namespace omnicache::daemon {
 
@@ -24,68 +24,65 @@ deps_json(const std::vector<store::Dependency>& deps)
 
 } // namespace
 
-protocol::Reply
-handle_get(Context& context, const protocol::Request& request)
+protocol::ops::GetReply
+handle_get(Context& context, const protocol::ops::GetRequest& request)
 {
-  const std::string tenant = tenant_of(request);
-  const std::string key = key_of(request.header, context.settings);
-  const std::string layer = layer_of(request.header, false);
+  const std::string tenant = tenant_of(request.tenant);
+  const std::string& key = checked_key(request.key, context.settings);
+  const std::string layer = checked_layer(request.layer, false);
   auto hit = context.reader.get(tenant, key, layer, store::now_ms());
   if (!hit) {
-    return ok_reply(request, {{"found", false}});
+    return {};
   }
-  return hit_reply(context, request, tenant, std::move(*hit));
+  return hit_of(context, tenant, std::move(*hit));
 }
 
 void
-handle_get_tiered(Context& context, const protocol::Request& request, Completion done)
+handle_get_tiered(Context& context, const protocol::ops::GetRequest& request, Done<protocol::ops::GetReply> done)
 {
-  if (context.shared.tier == nullptr) {
+  if (context.shared.replication == nullptr) {
     done(handle_get(context, request));
     return;
   }
-  std::string tenant = tenant_of(request);
-  std::string key = key_of(request.header, context.settings);
-  std::string layer = layer_of(request.header, false);
+  std::string tenant = tenant_of(request.tenant);
+  std::string key = checked_key(request.key, context.settings);
+  std::string layer = checked_layer(request.layer, false);
   // A miss is counted once the shared tier has answered too.
   auto hit = context.reader.get(tenant, key, layer, store::now_ms(), false);
   if (hit) {
     context.shared.store.stats().count(tenant, hit->layer, store::Counter::hits);
-    done(hit_reply(context, request, tenant, std::move(*hit)));
+    done(hit_of(context, tenant, std::move(*hit)));
     return;
   }
   auto held = std::make_shared<HeldContext>(context);
   look_in_shared_tier(context, tenant, std::move(key), std::move(layer),
-                      [held, request_id = request.id, tenant, done = std::move(done)](std::optional<store::Hit> found,
-                                                                                      bool from_shared_tier) {
-                        protocol::Request answering;
-                        answering.id = request_id;
+                      [held, tenant, done = std::move(done)](std::optional<store::Hit> found, bool from_shared_tier) {
                         if (!found) {
-                          done(ok_reply(answering, {{"found", false}}));
+                          done({});
                           return;
                         }
                         auto later = held->context();
-                        done(hit_reply(later, answering, tenant, std::move(*found), from_shared_tier));
+                        done(hit_of(later, tenant, std::move(*found), from_shared_tier));
                       });
 }
 
-protocol::Reply
-handle_exists(Context& context, const protocol::Request& request)
+protocol::ops::ExistsReply
+handle_exists(Context& context, const protocol::ops::ExistsRequest& request)
 {
-  const std::string tenant = tenant_of(request);
-  const std::string key = key_of(request.header, context.settings);
-  return ok_reply(request, {{"found", context.reader.exists(tenant, key, store::now_ms())}});
+  const std::string tenant = tenant_of(request.tenant);
+  const std::string& key = checked_key(request.key, context.settings);
+  return {context.reader.exists(tenant, key, store::now_ms())};
 }
 
-protocol::Reply
-handle_inspect(Context& context, const protocol::Request& request)
+protocol::ops::InspectReply
+handle_inspect(Context& context, const protocol::ops::InspectRequest& request)
 {
-  const std::string tenant = tenant_of(request);
-  const std::string key = key_of(request.header, context.settings);
+  const std::string tenant = tenant_of(request.tenant);
+  const std::string& key = checked_key(request.key, context.settings);
   const std::int64_t now = store::now_ms();
   const auto info = context.reader.inspect(tenant, key, now);
   if (!info) {
-    return ok_reply(request, {{"found", false}});
+    return {};
   }
   Json meta = nullptr;
   if (!info->meta.empty()) {
@@ -112,7 +109,7 @@ handle_inspect(Context& context, const protocol::Request& request)
   if (const auto vector = context.reader.vector_of(info->id)) {
     entry["question"] = vector->text;
   }
-  return ok_reply(request, {{"found", true}, {"entry", std::move(entry)}});
+  return {true, std::move(entry)};
 }
 
 } // namespace omnicache::daemon

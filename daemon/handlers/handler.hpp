@@ -3,7 +3,7 @@
 #include "daemon/embedder.hpp"
 #include "daemon/leases.hpp"
 #include "daemon/metrics.hpp"
-#include "daemon/tier/shared_tier.hpp"
+#include "daemon/replication.hpp"
 #include "protocol/config.hpp"
 #include "protocol/message.hpp"
 #include "protocol/ops/ops.hpp"
@@ -64,7 +64,7 @@ struct Shared
   Embedder& embedder;
   const ServerInfo& info;
   std::function<void()> request_shutdown;
-  tier::SharedTier* tier = nullptr; // the shared Redis tier, when [tier.redis] url is set
+  Replication* replication = nullptr; // the shared Redis tier, when [tier.redis] url is set
   // Reads the configuration again from the file and environment the daemon
   // was started with, as SIGHUP does; `done` runs on the main thread.
   std::function<void(std::function<void(ReloadOutcome)>)> reload = {};
@@ -186,26 +186,7 @@ void look_in_shared_tier(Context& context, std::string tenant, std::string key, 
                          std::function<void(std::optional<store::Hit>, bool from_shared_tier)> done);
 
 // The handlers, one file each.
-// get looks in the local store only; the op (get_tiered) goes on to the shared tier.
-protocol::Reply handle_get(Context&, const protocol::Request&);
-void handle_get_tiered(Context&, const protocol::Request&, Completion);
-protocol::Reply handle_exists(Context&, const protocol::Request&);
-protocol::Reply handle_inspect(Context&, const protocol::Request&);
 protocol::Reply handle_stats(Context&, const protocol::Request&);
-void handle_reload(Context&, const protocol::Request&, Completion);
-protocol::Reply handle_release(Context&, const protocol::Request&);
-void handle_get_or_lease(Context&, const protocol::Request&, Completion);
-void handle_mset(Context&, const protocol::Request&, Completion);
-protocol::Reply handle_mget(Context&, const protocol::Request&);
-void handle_expire(Context&, const protocol::Request&, Completion);
-void handle_touch(Context&, const protocol::Request&, Completion);
 void handle_stats_reset(Context&, const protocol::Request&, Completion);
-void handle_semantic_set(Context&, const protocol::Request&, Completion);
-void handle_semantic_get(Context&, const protocol::Request&, Completion);
-void handle_semantic_reject(Context&, const protocol::Request&, Completion);
-void handle_set(Context&, const protocol::Request&, Completion);
-void handle_del(Context&, const protocol::Request&, Completion);
-void handle_invalidate(Context&, const protocol::Request&, Completion);
-void handle_flush(Context&, const protocol::Request&, Completion);
 
 } // namespace omnicache::daemon

@@ -1,20 +1,15 @@
-#include "daemon/handlers/handler.hpp"
+#include "daemon/handlers/typed.hpp"
 
 namespace omnicache::daemon {
 
 using protocol::Error;
 using protocol::ErrorCode;
-using protocol::Json;
-
-namespace {
 
 // only_missing (set --nx) and only_present (set --xx); the writer checks
 // them, so that two clients racing to set a missing key cannot both win.
 store::SetCondition
-set_condition_of(const Json& fields)
+set_condition_of(bool only_missing, bool only_present)
 {
-  const bool only_missing = protocol::optional_bool(fields, "only_missing", false);
-  const bool only_present = protocol::optional_bool(fields, "only_present", false);
   if (only_missing && only_present) {
     throw Error(ErrorCode::bad_request, "'only_missing' and 'only_present' cannot both be true");
   }
@@ -24,33 +19,31 @@ set_condition_of(const Json& fields)
   return only_present ? store::SetCondition::if_present : store::SetCondition::always;
 }
 
-} // namespace
-
 void
-handle_set(Context& context, const protocol::Request& request, Completion done)
+handle_set(Context& context, const protocol::ops::SetRequest& request, Done<protocol::ops::SetReply> done)
 {
-  auto entry = std::make_shared<store::EntryWrite>(entry_of(request.header, context.settings, tenant_of(request)));
-  const auto condition = set_condition_of(request.header);
-  if (request.value_owner) {
-    entry->value_owner = request.value_owner;
-    entry->value_view = request.value;
+  auto entry = std::make_shared<store::EntryWrite>(entry_of(request, context.settings, tenant_of(request.tenant)));
+  const auto condition = set_condition_of(request.only_missing, request.only_present);
+  if (request.value.owner) {
+    entry->value_owner = request.value.owner;
+    entry->value_view = request.value.bytes;
   } else {
-    entry->value.assign(request.value);
+    entry->value.assign(request.value.bytes);
   }
   store::TenantKeys settles{entry->tenant, {entry->key}};
-  submit_write(
-    context, request,
+  submit_typed_write(
+    context,
     [entry, condition](store::Writer& writer) {
       const auto replaced = writer.set_if(*entry, condition, store::now_ms());
-      return Json{{"stored", replaced.has_value()}, {"replaced", replaced.value_or(false)}};
-    },
-    [done = std::move(done), entry](protocol::Reply reply) {
-      if (reply.ok && reply.header.value("stored", false)) {
-        reply.header["ttl_ms"] = entry->ttl_ms == 0 ? Json(nullptr) : Json(entry->ttl_ms);
+      protocol::ops::SetReply reply;
+      reply.stored = replaced.has_value();
+      reply.replaced = replaced.value_or(false);
+      if (reply.stored) {
+        reply.ttl_ms = entry->ttl_ms == 0 ? std::nullopt : std::optional<std::int64_t>(entry->ttl_ms);
       }
-      done(std::move(reply));
+      return reply;
     },
-    std::move(settles));
+    std::move(done), std::move(settles));
 }
 
 } // namespace omnicache::daemon

@@ -117,20 +117,8 @@ operation_figures(const Context& context)
 Json
 tier_figures(const Context& context)
 {
-  const auto* tier = context.shared.tier;
-  if (tier == nullptr) {
-    return {{"enabled", false}};
-  }
-  const auto& counters = context.shared.tier->counters();
-  Json out = {
-    {"enabled", true},
-    {"url", tier->options().shown_url},
-    {"connected", counters.connected.load()},
-  };
-  for (const auto& counter : protocol::k_tier_counters) {
-    out[std::string(counter.name)] = counters.value(counter.id);
-  }
-  return out;
+  const auto* replication = context.shared.replication;
+  return replication == nullptr ? Json{{"enabled", false}} : replication->figures();
 }
 
 } // namespace

@@ -4,6 +4,8 @@
 #include "protocol/ops/ops.hpp"
 
 #include <exception>
+#include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -93,6 +95,29 @@ run_typed_async(Context& context, const protocol::Request& request, Completion d
   handler(context, request_of<typename Op::Request>(request), Done<typename Op::Reply>(request.id, std::move(done)));
 }
 
+// Queues `apply` to the writer: what it returns is the reply once the
+// transaction holding it has committed; an exception becomes an error reply.
+// `settles`: the keys it means to set (see submit_write in handler.hpp).
+void submit_job(Context& context, std::function<void(store::Writer&)> apply,
+                std::function<void(std::exception_ptr)> finished, store::TenantKeys settles);
+
+template <class Reply, class Apply>
+void
+submit_typed_write(Context& context, Apply apply, Done<Reply> done, store::TenantKeys settles = {})
+{
+  auto result = std::make_shared<Reply>();
+  submit_job(
+    context, [result, apply = std::move(apply)](store::Writer& writer) mutable { *result = apply(writer); },
+    [result, done = std::move(done)](std::exception_ptr error) {
+      if (error) {
+        done.fail(error);
+      } else {
+        done(std::move(*result));
+      }
+    },
+    std::move(settles));
+}
+
 // Field checks on typed requests. Each throws Error(bad_request) or
 // Error(too_large) naming the field and the limit, as the Json ones do.
 std::string tenant_of(const std::optional<std::string>& tenant);
@@ -103,6 +128,22 @@ std::string checked_layer(const std::optional<std::string>& layer, bool required
 store::Selector listing_selector_of(const std::optional<std::string>& pattern, const std::optional<std::string>& layer,
                                     const std::vector<std::string>& tags, const protocol::Settings& settings);
 std::size_t page_limit_of(std::optional<std::int64_t> limit, std::int64_t by_default, std::int64_t most);
+std::vector<store::Dependency> checked_deps(const protocol::Json& deps, const protocol::Settings& settings);
+// The meta object as stored: its text, or empty for none.
+std::string checked_meta(const protocol::Json& meta);
+// The TTL given, or the layer's default.
+std::int64_t checked_ttl(std::optional<std::int64_t> ttl, const protocol::Settings& settings, const std::string& layer);
+// The entry a set describes (and an mset's entry, and a semantic_set's), without its value.
+store::EntryWrite entry_of(const protocol::ops::SetRequest& request, const protocol::Settings& settings,
+                           const std::string& tenant);
+// only_missing and only_present, checked by the writer as it writes.
+store::SetCondition set_condition_of(bool only_missing, bool only_present);
+
+// A hit as get describes it (and mget, get_or_lease and semantic_get after
+// it); counts what it saved per model and, with a shared tier, which tier
+// answered.
+protocol::ops::GetReply hit_of(Context& context, const std::string& tenant, store::Hit hit,
+                               bool from_shared_tier = false);
 
 // The typed handlers (the others still read the request's JSON header).
 protocol::ops::HelloReply handle_hello(Context&, const protocol::ops::HelloRequest&);
@@ -112,5 +153,24 @@ protocol::ops::ConfigReply handle_config(Context&, const protocol::ops::ConfigRe
 protocol::ops::KeysReply handle_keys(Context&, const protocol::ops::KeysRequest&);
 protocol::ops::ExportReply handle_export(Context&, const protocol::ops::ExportRequest&);
 void handle_reload(Context&, const protocol::ops::ReloadRequest&, Done<protocol::ops::ReloadReply>);
+void handle_set(Context&, const protocol::ops::SetRequest&, Done<protocol::ops::SetReply>);
+void handle_mset(Context&, const protocol::ops::MsetRequest&, Done<protocol::ops::MsetReply>);
+void handle_del(Context&, const protocol::ops::DelRequest&, Done<protocol::ops::RemovedReply>);
+void handle_invalidate(Context&, const protocol::ops::InvalidateRequest&, Done<protocol::ops::RemovedReply>);
+void handle_flush(Context&, const protocol::ops::FlushRequest&, Done<protocol::ops::RemovedReply>);
+void handle_expire(Context&, const protocol::ops::ExpireRequest&, Done<protocol::ops::ExpireReply>);
+void handle_touch(Context&, const protocol::ops::TouchRequest&, Done<protocol::ops::TouchReply>);
+void handle_semantic_set(Context&, const protocol::ops::SemanticSetRequest&, Done<protocol::ops::SemanticSetReply>);
+void handle_semantic_get(Context&, const protocol::ops::SemanticGetRequest&, Done<protocol::ops::SemanticGetReply>);
+void handle_semantic_reject(Context&, const protocol::ops::SemanticRejectRequest&,
+                            Done<protocol::ops::SemanticRejectReply>);
+// get looks in the local store only; the op (get_tiered) goes on to the shared tier.
+protocol::ops::GetReply handle_get(Context&, const protocol::ops::GetRequest&);
+void handle_get_tiered(Context&, const protocol::ops::GetRequest&, Done<protocol::ops::GetReply>);
+protocol::ops::ExistsReply handle_exists(Context&, const protocol::ops::ExistsRequest&);
+protocol::ops::InspectReply handle_inspect(Context&, const protocol::ops::InspectRequest&);
+protocol::ops::MgetReply handle_mget(Context&, const protocol::ops::MgetRequest&);
+void handle_get_or_lease(Context&, const protocol::ops::GetOrLeaseRequest&, Done<protocol::ops::GetOrLeaseReply>);
+protocol::ops::ReleaseReply handle_release(Context&, const protocol::ops::ReleaseRequest&);
 
 } // namespace omnicache::daemon

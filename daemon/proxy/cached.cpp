@@ -25,10 +25,10 @@ is_success(unsigned status)
   return status >= 200 && status < 300;
 }
 
-Json
+std::vector<std::string>
 tags_of(const CacheRequest& request, const Controls& controls)
 {
-  Json tags = Json::array({"model:" + request.model});
+  std::vector<std::string> tags{"model:" + request.model};
   for (const auto& tag : controls.tags) {
     if (std::find(tags.begin(), tags.end(), tag) == tags.end()) {
       tags.push_back(tag);
@@ -139,23 +139,29 @@ public:
       return;
     }
     auto self = shared_from_this();
-    Json fields{{"key", m_request.key}, {"layer", "response"}};
     auto context = m_exchange->context();
+    Completion looked = [self](protocol::Reply reply) { self->looked(std::move(reply)); };
     try {
       if (m_request.stream) {
         // A streamed answer is passed on as it comes: waiters could not share
         // it, so streams take no lease.
-        handle_get_tiered(context, handler_request("get", m_exchange->with_tenant(std::move(fields))),
-                          [self](protocol::Reply reply) { self->looked(std::move(reply)); });
+        protocol::ops::GetRequest get;
+        get.tenant = m_exchange->tenant();
+        get.key = m_request.key;
+        get.layer = "response";
+        handle_get_tiered(context, get, Done<protocol::ops::GetReply>(0, std::move(looked)));
         return;
       }
       // Identical requests at once: the first asks upstream, the others wait
       // for its answer, up to proxy.timeout.
       const std::int64_t wait_ms = std::max<std::int64_t>(1, m_exchange->settings().proxy_timeout_ms);
-      fields["wait_ms"] = wait_ms;
-      fields["lease_ms"] = wait_ms + 1000;
-      handle_get_or_lease(context, handler_request("get_or_lease", m_exchange->with_tenant(std::move(fields))),
-                          [self](protocol::Reply reply) { self->looked(std::move(reply)); });
+      protocol::ops::GetOrLeaseRequest get;
+      get.tenant = m_exchange->tenant();
+      get.key = m_request.key;
+      get.layer = "response";
+      get.wait_ms = wait_ms;
+      get.lease_ms = wait_ms + 1000;
+      handle_get_or_lease(context, get, Done<protocol::ops::GetOrLeaseReply>(0, std::move(looked)));
     } catch (const protocol::Error& e) {
       bad_request(e.what());
     }
@@ -188,30 +194,32 @@ private:
   void lookup_by_meaning()
   {
     const auto& question = *m_request.question;
-    Json fields{{"key", m_request.key},
-                {"layer", "response"},
-                {"model", m_request.model},
-                {"text", question.text},
-                {"context", question.context}};
+    protocol::ops::SemanticGetRequest get;
+    get.tenant = m_exchange->tenant();
+    get.key = m_request.key;
+    get.layer = "response";
+    get.model = m_request.model;
+    get.text = question.text;
+    get.context = question.context;
     if (const auto threshold = m_exchange->controls().threshold) {
-      fields["threshold"] = *threshold;
+      get.threshold = *threshold;
     }
     auto self = shared_from_this();
     auto context = m_exchange->context();
+    Completion looked = [self](protocol::Reply reply) {
+      if (reply.ok && reply.header.value("found", false)) {
+        const bool exact = reply.header.value("match", "") == "exact";
+        const auto verdict = exact ? hit_verdict(reply) : std::string("SEMANTIC");
+        self->serve_hit(std::move(reply), verdict, exact ? Outcome::hit : Outcome::semantic);
+        return;
+      }
+      if (!reply.ok) {
+        log::warn("proxy: semantic lookup failed: {}", reply.error_message);
+      }
+      self->call_upstream("MISS", Outcome::miss);
+    };
     try {
-      handle_semantic_get(context, handler_request("semantic_get", m_exchange->with_tenant(std::move(fields))),
-                          [self](protocol::Reply reply) {
-                            if (reply.ok && reply.header.value("found", false)) {
-                              const bool exact = reply.header.value("match", "") == "exact";
-                              const auto verdict = exact ? hit_verdict(reply) : std::string("SEMANTIC");
-                              self->serve_hit(std::move(reply), verdict, exact ? Outcome::hit : Outcome::semantic);
-                              return;
-                            }
-                            if (!reply.ok) {
-                              log::warn("proxy: semantic lookup failed: {}", reply.error_message);
-                            }
-                            self->call_upstream("MISS", Outcome::miss);
-                          });
+      handle_semantic_get(context, get, Done<protocol::ops::SemanticGetReply>(0, std::move(looked)));
     } catch (const protocol::Error& e) {
       log::warn("proxy: semantic lookup refused: {}", e.what());
       call_upstream("MISS", Outcome::miss);
@@ -361,26 +369,10 @@ private:
       meta["completion_tokens"] = *usage.completion_tokens;
     }
     const auto& controls = m_exchange->controls();
-    Json fields{{"key", m_request.key}, {"layer", "response"}, {"tags", tags_of(m_request, controls)}, {"meta", meta}};
-    if (!controls.deps.empty()) {
-      fields["deps"] = controls.deps;
-    }
-    if (controls.ttl_ms) {
-      fields["ttl_ms"] = *controls.ttl_ms;
-    }
-    const bool with_question = m_request.question.has_value();
-    if (with_question) {
-      fields["model"] = m_request.model;
-      fields["text"] = m_request.question->text;
-      fields["context"] = m_request.question->context;
-    }
-    auto request = handler_request(with_question ? "semantic_set" : "set", m_exchange->with_tenant(std::move(fields)));
     auto owned = std::make_shared<const std::string>(std::move(value));
-    request.value = *owned;
-    request.value_owner = owned;
     auto self = shared_from_this();
     // A store finishes on the writer's thread; the answer goes on on the session's.
-    auto done = [self, then, executor = context.connection->executor](protocol::Reply reply) {
+    Completion done = [self, then, executor = context.connection->executor](protocol::Reply reply) {
       boost::asio::post(executor, [self, then, reply = std::move(reply)] {
         if (!reply.ok) {
           log::warn("proxy: could not store the answer {}: {}", self->m_request.key, reply.error_message);
@@ -391,10 +383,31 @@ private:
       });
     };
     try {
-      if (with_question) {
-        handle_semantic_set(context, request, std::move(done));
+      if (m_request.question) {
+        protocol::ops::SemanticSetRequest set;
+        set.tenant = m_exchange->tenant();
+        set.key = m_request.key;
+        set.layer = "response";
+        set.tags = tags_of(m_request, controls);
+        set.meta = std::move(meta);
+        set.deps = controls.deps.empty() ? Json() : Json(controls.deps);
+        set.ttl_ms = controls.ttl_ms;
+        set.model = m_request.model;
+        set.text = m_request.question->text;
+        set.context = m_request.question->context;
+        set.value = {*owned, owned};
+        handle_semantic_set(context, set, Done<protocol::ops::SemanticSetReply>(0, std::move(done)));
       } else {
-        handle_set(context, request, std::move(done));
+        protocol::ops::SetRequest set;
+        set.tenant = m_exchange->tenant();
+        set.key = m_request.key;
+        set.layer = "response";
+        set.tags = tags_of(m_request, controls);
+        set.meta = std::move(meta);
+        set.deps = controls.deps.empty() ? Json() : Json(controls.deps);
+        set.ttl_ms = controls.ttl_ms;
+        set.value = {*owned, owned};
+        handle_set(context, set, Done<protocol::ops::SetReply>(0, std::move(done)));
       }
     } catch (const protocol::Error& e) {
       log::warn("proxy: could not store the answer {}: {}", m_request.key, e.what());
@@ -411,7 +424,10 @@ private:
     m_leased = false;
     auto context = m_exchange->context();
     try {
-      handle_release(context, handler_request("release", m_exchange->with_tenant({{"key", m_request.key}})));
+      protocol::ops::ReleaseRequest release;
+      release.tenant = m_exchange->tenant();
+      release.key = m_request.key;
+      handle_release(context, release);
     } catch (const protocol::Error& e) {
       log::warn("proxy: could not release the lease on {}: {}", m_request.key, e.what());
     }

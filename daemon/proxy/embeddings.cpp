@@ -63,10 +63,13 @@ private:
   {
     auto context = m_exchange->context();
     for (std::size_t i = 0; i < m_keys.size(); ++i) {
-      auto reply =
-        handle_get(context, handler_request("get", m_exchange->with_tenant({{"key", m_keys[i]}, {"layer", "embedding"}})));
+      protocol::ops::GetRequest get;
+      get.tenant = m_exchange->tenant();
+      get.key = m_keys[i];
+      get.layer = "embedding";
+      auto reply = handle_get(context, get);
       // A vector is whole float32s; anything else under the key is not one.
-      if (reply.ok && reply.header.value("found", false) && !reply.value.empty() && reply.value.size() % 4 == 0) {
+      if (reply.found && !reply.value.empty() && reply.value.size() % 4 == 0) {
         m_vectors[i] = std::move(reply.value);
       }
     }
@@ -137,36 +140,33 @@ private:
       }
     };
     const auto& controls = m_exchange->controls();
-    Json tags = Json::array({"model:" + m_request.model});
+    std::vector<std::string> tags{"model:" + m_request.model};
     for (const auto& tag : controls.tags) {
       tags.push_back(tag);
     }
     auto context = m_exchange->context();
     for (std::size_t i = 0; i < m_missing.size(); ++i) {
-      Json fields{{"key", protocol::embedding_key(m_request.key_model, m_missing[i])},
-                  {"layer", "embedding"},
-                  {"tags", tags},
-                  {"meta", {{"model", m_request.model}}}};
-      if (!controls.deps.empty()) {
-        fields["deps"] = controls.deps;
-      }
-      if (controls.ttl_ms) {
-        fields["ttl_ms"] = *controls.ttl_ms;
-      }
-      auto request = handler_request("set", m_exchange->with_tenant(std::move(fields)));
+      protocol::ops::SetRequest set;
+      set.tenant = m_exchange->tenant();
+      set.key = protocol::embedding_key(m_request.key_model, m_missing[i]);
+      set.layer = "embedding";
+      set.tags = tags;
+      set.meta = {{"model", m_request.model}};
+      set.deps = controls.deps.empty() ? Json() : Json(controls.deps);
+      set.ttl_ms = controls.ttl_ms;
       auto owned = std::make_shared<const std::string>(vectors[i]);
-      request.value = *owned;
-      request.value_owner = owned;
+      set.value = {*owned, owned};
       try {
         // A store finishes on the writer's thread; the answer goes on on the session's.
-        handle_set(context, request, [one_done, executor = context.connection->executor](protocol::Reply reply) {
+        Completion stored = [one_done, executor = context.connection->executor](protocol::Reply reply) {
           boost::asio::post(executor, [one_done, reply = std::move(reply)] {
             if (!reply.ok) {
               log::warn("proxy: could not store an embedding: {}", reply.error_message);
             }
             one_done();
           });
-        });
+        };
+        handle_set(context, set, Done<protocol::ops::SetReply>(0, std::move(stored)));
       } catch (const protocol::Error& e) {
         log::warn("proxy: could not store an embedding: {}", e.what());
         one_done();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "daemon/handlers/typed.hpp"
 #include "daemon/proxy/exchange.hpp"
 #include "daemon/proxy/provider.hpp"
 
