@@ -222,15 +222,7 @@ Connection::hello(std::string_view client, std::vector<std::string> required)
 std::string
 Connection::encode_head(std::uint64_t id, std::string_view op, Json fields, std::uint64_t value_size)
 {
-  fields["id"] = id;
-  fields["op"] = op;
-  std::string header;
-  try {
-    // Strict: replacing invalid bytes would make two different keys one.
-    header = fields.dump(-1, ' ', false, Json::error_handler_t::strict);
-  } catch (const Json::type_error&) {
-    throw Error(ErrorCode::bad_request, "keys, tags and other names must be valid UTF-8 text");
-  }
+  const std::string header = request_header(id, op, std::move(fields));
   const std::uint64_t body = k_prefix_bytes + header.size() + value_size;
   if (body > m_request_limit) {
     throw Error(ErrorCode::too_large, fmt::format("a request of {} bytes is over limits.max_frame_bytes ({} bytes)",

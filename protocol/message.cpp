@@ -181,19 +181,23 @@ append_reply(std::string& out, const Reply& reply)
   }
 }
 
-void
-append_request(std::string& out, std::uint64_t id, std::string_view op, Json fields, std::string_view value)
+std::string
+request_header(std::uint64_t id, std::string_view op, Json fields)
 {
   fields["id"] = id;
   fields["op"] = op;
-  std::string header;
   try {
     // Strict: replacing invalid bytes would make two different keys one.
-    header = fields.dump(-1, ' ', false, Json::error_handler_t::strict);
+    return fields.dump(-1, ' ', false, Json::error_handler_t::strict);
   } catch (const Json::type_error&) {
     throw Error(ErrorCode::bad_request, "keys, tags and other names must be valid UTF-8 text");
   }
-  append_frame(out, header, value);
+}
+
+void
+append_request(std::string& out, std::uint64_t id, std::string_view op, Json fields, std::string_view value)
+{
+  append_frame(out, request_header(id, op, std::move(fields)), value);
 }
 
 Reply

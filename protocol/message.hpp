@@ -70,6 +70,9 @@ bool append_reply_head(std::string& out, const Reply& reply);
 // Client side: builds a request frame (throws Error(bad_request) when a
 // string in `fields` is not valid UTF-8), and parses a reply body.
 void append_request(std::string& out, std::uint64_t id, std::string_view op, Json fields, std::string_view value);
+// A request's header as text, the envelope (id, op) added; Error(bad_request)
+// when a string in `fields` is not valid UTF-8.
+std::string request_header(std::uint64_t id, std::string_view op, Json fields);
 Reply parse_reply(BodyView body);
 
 } // namespace omnicache::protocol

@@ -11,24 +11,7 @@
 // removing them (del, invalidate, flush). PROTOCOL.md 5.6, 5.9-5.11, 5.19.
 namespace omnicache::protocol::ops {
 
-// keys and export select and page alike.
-struct KeysRequest
-{
-  std::optional<std::string> tenant;
-  std::optional<std::string> pattern;
-  std::optional<std::string> layer;
-  std::vector<std::string> tags;
-  std::optional<std::string> after;
-  std::optional<std::int64_t> limit;
-  bool details = false; // keys only
-};
-struct KeysReply
-{
-  std::vector<std::string> keys;
-  std::optional<Json> entries; // with `details`
-  std::optional<std::string> next;
-};
-
+// export selects and pages as keys does.
 struct ExportRequest
 {
   std::optional<std::string> tenant;
@@ -38,6 +21,18 @@ struct ExportRequest
   std::optional<std::string> after;
   std::optional<std::int64_t> limit;
 };
+
+struct KeysRequest : ExportRequest
+{
+  bool details = false;
+};
+struct KeysReply
+{
+  std::vector<std::string> keys;
+  std::optional<Json> entries; // with `details`
+  std::optional<std::string> next;
+};
+
 struct ExportReply
 {
   Json entries = Json::array(); // each as mset takes it back, with `size`
@@ -73,27 +68,24 @@ struct FlushRequest
 };
 
 template <>
-struct Fields<KeysRequest>
-{
-  static constexpr auto fields =
-    std::tuple{field("tenant", &KeysRequest::tenant), field("pattern", &KeysRequest::pattern),
-               field("layer", &KeysRequest::layer),   field("tags", &KeysRequest::tags),
-               field("after", &KeysRequest::after),   field("limit", &KeysRequest::limit),
-               field("details", &KeysRequest::details)};
-};
-template <>
-struct Fields<KeysReply>
-{
-  static constexpr auto fields = std::tuple{field("keys", &KeysReply::keys), field("entries", &KeysReply::entries),
-                                            field("next", &KeysReply::next)};
-};
-template <>
 struct Fields<ExportRequest>
 {
   static constexpr auto fields =
     std::tuple{field("tenant", &ExportRequest::tenant), field("pattern", &ExportRequest::pattern),
                field("layer", &ExportRequest::layer),   field("tags", &ExportRequest::tags),
                field("after", &ExportRequest::after),   field("limit", &ExportRequest::limit)};
+};
+template <>
+struct Fields<KeysRequest>
+{
+  static constexpr auto fields =
+    std::tuple_cat(Fields<ExportRequest>::fields, std::tuple{field("details", &KeysRequest::details)});
+};
+template <>
+struct Fields<KeysReply>
+{
+  static constexpr auto fields = std::tuple{field("keys", &KeysReply::keys), field("entries", &KeysReply::entries),
+                                            field("next", &KeysReply::next)};
 };
 template <>
 struct Fields<ExportReply>
