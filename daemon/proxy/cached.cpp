@@ -382,31 +382,28 @@ private:
         then();
       });
     };
+    // set and semantic_set describe the entry alike.
+    auto describe = [&](auto& set) {
+      set.tenant = m_exchange->tenant();
+      set.key = m_request.key;
+      set.layer = "response";
+      set.tags = tags_of(m_request, controls);
+      set.meta = std::move(meta);
+      set.deps = controls.deps.empty() ? Json() : Json(controls.deps);
+      set.ttl_ms = controls.ttl_ms;
+      set.value = {*owned, owned};
+    };
     try {
       if (m_request.question) {
         protocol::ops::SemanticSetRequest set;
-        set.tenant = m_exchange->tenant();
-        set.key = m_request.key;
-        set.layer = "response";
-        set.tags = tags_of(m_request, controls);
-        set.meta = std::move(meta);
-        set.deps = controls.deps.empty() ? Json() : Json(controls.deps);
-        set.ttl_ms = controls.ttl_ms;
+        describe(set);
         set.model = m_request.model;
         set.text = m_request.question->text;
         set.context = m_request.question->context;
-        set.value = {*owned, owned};
         handle_semantic_set(context, set, Done<protocol::ops::SemanticSetReply>(0, std::move(done)));
       } else {
         protocol::ops::SetRequest set;
-        set.tenant = m_exchange->tenant();
-        set.key = m_request.key;
-        set.layer = "response";
-        set.tags = tags_of(m_request, controls);
-        set.meta = std::move(meta);
-        set.deps = controls.deps.empty() ? Json() : Json(controls.deps);
-        set.ttl_ms = controls.ttl_ms;
-        set.value = {*owned, owned};
+        describe(set);
         handle_set(context, set, Done<protocol::ops::SetReply>(0, std::move(done)));
       }
     } catch (const protocol::Error& e) {
