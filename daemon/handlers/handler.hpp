@@ -186,7 +186,5 @@ void look_in_shared_tier(Context& context, std::string tenant, std::string key, 
                          std::function<void(std::optional<store::Hit>, bool from_shared_tier)> done);
 
 // The handlers, one file each.
-protocol::Reply handle_stats(Context&, const protocol::Request&);
-void handle_stats_reset(Context&, const protocol::Request&, Completion);
 
 } // namespace omnicache::daemon

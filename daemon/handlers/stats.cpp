@@ -1,4 +1,4 @@
-#include "daemon/handlers/handler.hpp"
+#include "daemon/handlers/typed.hpp"
 
 #include "omnicache_version.hpp"
 #include "protocol/layers.hpp"
@@ -123,11 +123,11 @@ tier_figures(const Context& context)
 
 } // namespace
 
-protocol::Reply
-handle_stats(Context& context, const protocol::Request& request)
+protocol::ops::StatsReply
+handle_stats(Context& context, const protocol::ops::StatsRequest& request)
 {
-  const std::string tenant = tenant_of(request);
-  const bool all = protocol::optional_bool(request.header, "all_tenants", false);
+  const std::string tenant = tenant_of(request.tenant);
+  const bool all = request.all_tenants;
 
   store::ScopeStats total;
   std::map<std::string, store::ScopeStats> layers;
@@ -144,25 +144,23 @@ handle_stats(Context& context, const protocol::Request& request)
     add(tenants[scope.first], stats);
   }
 
-  Json reply = {
-    {"tenant", all ? Json(nullptr) : Json(tenant)},
-    {"server", server_figures(context)},
-    {"totals", figures(total)},
-    {"layers", Json::object()},
-    {"models", model_figures(context, tenant, all)},
-    {"operations", operation_figures(context)},
-    {"tier", tier_figures(context)},
-  };
+  protocol::ops::StatsReply reply;
+  reply.tenant = all ? std::nullopt : std::optional<std::string>(tenant);
+  reply.server = server_figures(context);
+  reply.totals = figures(total);
+  reply.models = model_figures(context, tenant, all);
+  reply.operations = operation_figures(context);
+  reply.tier = tier_figures(context);
   for (const auto& [name, stats] : layers) {
-    reply["layers"][name] = figures(stats);
+    reply.layers[name] = figures(stats);
   }
   if (all) {
-    reply["tenants"] = Json::object();
+    reply.tenants = Json::object();
     for (const auto& [name, stats] : tenants) {
-      reply["tenants"][name] = figures(stats);
+      (*reply.tenants)[name] = figures(stats);
     }
   }
-  return ok_reply(request, std::move(reply));
+  return reply;
 }
 
 } // namespace omnicache::daemon

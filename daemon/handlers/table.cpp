@@ -41,7 +41,7 @@ constexpr std::array k_bindings{
   typed<ops::Exists, handle_exists>(),
   typed<ops::Inspect, handle_inspect>(),
   typed<ops::Keys, handle_keys>(),
-  Binding{"stats",           handle_stats,    nullptr},
+  typed<ops::Stats, handle_stats>(),
   typed_async<ops::Set, handle_set>(),
   typed_async<ops::Del, handle_del>(),
   typed_async<ops::Invalidate, handle_invalidate>(),
@@ -59,7 +59,7 @@ constexpr std::array k_bindings{
   typed<ops::Mget, handle_mget>(),
   typed_async<ops::Expire, handle_expire>(),
   typed_async<ops::Touch, handle_touch>(),
-  Binding{"stats_reset",     nullptr,         handle_stats_reset},
+  typed_async<ops::StatsReset, handle_stats_reset>(),
 };
 // clang-format on
 

@@ -172,5 +172,7 @@ protocol::ops::InspectReply handle_inspect(Context&, const protocol::ops::Inspec
 protocol::ops::MgetReply handle_mget(Context&, const protocol::ops::MgetRequest&);
 void handle_get_or_lease(Context&, const protocol::ops::GetOrLeaseRequest&, Done<protocol::ops::GetOrLeaseReply>);
 protocol::ops::ReleaseReply handle_release(Context&, const protocol::ops::ReleaseRequest&);
+protocol::ops::StatsReply handle_stats(Context&, const protocol::ops::StatsRequest&);
+void handle_stats_reset(Context&, const protocol::ops::StatsResetRequest&, Done<protocol::ops::StatsResetReply>);
 
 } // namespace omnicache::daemon
