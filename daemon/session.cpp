@@ -221,6 +221,11 @@ Session::start(std::uint64_t seq)
       finish(seq, std::move(answered->reply));
     }
   } catch (const Error& e) {
+    // A code that never goes on the wire (a file, the configuration) is the
+    // daemon's failure, not the request's: it is logged as one.
+    if (!protocol::is_wire_code(e.code())) {
+      log::error("{} failed: {}", current.request.op, e.what());
+    }
     finish(seq, protocol::make_error(current.request.id, e.code(), e.what()));
   } catch (const std::exception& e) {
     log::error("{} failed: {}", current.request.op, e.what());
