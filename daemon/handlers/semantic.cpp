@@ -5,7 +5,7 @@
 // (alive, same scope and context), against the threshold, against the
 // guard that refuses look-alike questions, and against the wrong hits users
 // reported.
-#include "daemon/handlers/handler.hpp"
+#include "daemon/handlers/typed.hpp"
 #include "protocol/canonical.hpp"
 #include "protocol/layers.hpp"
 #include "store/semantic/guard.hpp"
@@ -94,65 +94,66 @@ client_vector(const Json& field)
   return vector;
 }
 
-// The question of a request, with the client's vector if it sent one.
+// The question of a semantic_set or semantic_get, with the client's vector if
+// it sent one.
+template <class Request>
 Question
-question_of(const Context& context, const Json& header)
+question_of(const Context& context, const Request& request)
 {
   Question q;
-  q.layer = protocol::optional_string(header, "layer").value_or("semantic");
+  q.layer = request.layer.value_or("semantic");
   if (!protocol::is_semantic_layer(q.layer)) {
     throw Error(ErrorCode::bad_request,
                 fmt::format("field 'layer' must be semantic, response or run, got '{}'", q.layer));
   }
-  q.model = protocol::optional_string(header, "model").value_or("");
-  q.text = protocol::required_string(header, "text");
-  q.context = protocol::optional_string(header, "context").value_or("");
+  q.model = request.model.value_or("");
+  q.text = request.text;
+  q.context = request.context.value_or("");
   if (q.text.empty() || (q.model.empty() && q.layer != "run")) {
     throw Error(ErrorCode::bad_request, "fields 'model' and 'text' must not be empty");
   }
   if (q.layer == "semantic") {
     q.key = protocol::semantic_key(q.model, q.text, q.context);
+  } else if (!request.key) {
+    throw Error(ErrorCode::bad_request, "missing field 'key'");
   } else {
-    q.key = key_of(header, context.settings); // the client's exact key
+    q.key = checked_key(*request.key, context.settings); // the client's exact key
   }
-  if (const auto vector = header.find("vector"); vector != header.end() && !vector->is_null()) {
-    q.vector = client_vector(*vector);
+  if (!request.vector.is_null()) {
+    q.vector = client_vector(request.vector);
     q.embedder = fmt::format("client/d{}", q.vector.size());
   }
   return q;
 }
 
 double
-threshold_of(const Json& header, const protocol::Settings& settings)
+threshold_of(const Json& threshold, const protocol::Settings& settings)
 {
-  const auto it = header.find("threshold");
-  if (it == header.end() || it->is_null()) {
+  if (threshold.is_null()) {
     return settings.semantic_threshold;
   }
-  if (!it->is_number() || it->get<double>() < 0 || it->get<double>() > 1) {
+  if (!threshold.is_number() || threshold.get<double>() < 0 || threshold.get<double>() > 1) {
     throw Error(ErrorCode::bad_request, "field 'threshold' must be a number from 0 to 1");
   }
-  return it->get<double>();
+  return threshold.get<double>();
 }
 
 // Gives the question its vector (unless the client sent one), then calls
-// `next(question, warning)` on the connection's thread. An exception from
-// `next` becomes the request's error reply.
+// `next(question, warning)` on the connection's thread; what it returns, if
+// anything, is the reply. An exception from `next` becomes the request's
+// error reply.
+template <class Reply>
 void
-with_vector(Context& context, const std::string& tenant, Question question, std::uint64_t request_id,
-            Completion done,
-            std::function<std::optional<protocol::Reply>(Question, std::string)> next)
+with_vector(Context& context, const std::string& tenant, Question question, Done<Reply> done,
+            std::function<std::optional<Reply>(Question, std::string)> next)
 {
-  const auto run = [request_id](const Completion& reply_to,
-                                const std::function<std::optional<protocol::Reply>()>& step) {
+  const auto run = [](const Done<Reply>& reply_to, const std::function<std::optional<Reply>()>& step) {
     try {
       if (auto reply = step()) {
         reply_to(std::move(*reply));
       }
-    } catch (const Error& e) {
-      reply_to(protocol::make_error(request_id, e.code(), e.what()));
-    } catch (const std::exception& e) {
-      reply_to(protocol::make_error(request_id, ErrorCode::internal, e.what()));
+    } catch (const std::exception&) {
+      reply_to.fail(std::current_exception());
     }
   };
   if (!question.vector.empty()) {
@@ -168,86 +169,95 @@ with_vector(Context& context, const std::string& tenant, Question question, std:
              });
 }
 
-protocol::Request
-request_with_id(std::uint64_t id)
+// A hit as semantic_get describes it: get's fields, and how it matched.
+protocol::ops::SemanticGetReply
+semantic_hit(protocol::ops::GetReply hit, std::string match, double similarity, std::string key)
 {
-  protocol::Request request;
-  request.id = id;
-  return request;
+  protocol::ops::SemanticGetReply reply;
+  reply.found = hit.found;
+  reply.layer = std::move(hit.layer);
+  reply.expires_ms = hit.expires_ms;
+  reply.meta = std::move(hit.meta);
+  reply.tier = std::move(hit.tier);
+  reply.value = std::move(hit.value);
+  reply.match = std::move(match);
+  reply.similarity = similarity;
+  reply.key = std::move(key);
+  return reply;
 }
 
 } // namespace
 
 void
-handle_semantic_set(Context& context, const protocol::Request& request, Completion done)
+handle_semantic_set(Context& context, const protocol::ops::SemanticSetRequest& request,
+                    Done<protocol::ops::SemanticSetReply> done)
 {
-  const std::string tenant = tenant_of(request);
-  auto question = question_of(context, request.header);
-  Json fields = request.header;
-  fields["key"] = question.key;
-  fields["layer"] = question.layer;
+  const std::string tenant = tenant_of(request.tenant);
+  auto question = question_of(context, request);
+  protocol::ops::SetRequest fields;
+  fields.key = question.key;
+  fields.layer = question.layer;
+  fields.tags = request.tags;
+  fields.deps = request.deps;
+  fields.ttl_ms = request.ttl_ms;
+  fields.meta = request.meta;
   store::EntryWrite entry = entry_of(fields, context.settings, tenant);
-  entry.value.assign(request.value);
+  entry.value.assign(request.value.bytes);
   auto held = std::make_shared<HeldContext>(context);
-  const std::uint64_t id = request.id;
-  with_vector(
-    context, tenant, std::move(question), id, done,
-    [held, id, done, tenant, entry = std::make_shared<store::EntryWrite>(std::move(entry))](Question q,
-                                                                                           std::string warning) {
+  with_vector<protocol::ops::SemanticSetReply>(
+    context, tenant, std::move(question), done,
+    [held, done, tenant, entry = std::make_shared<store::EntryWrite>(std::move(entry))](
+      Question q, std::string warning) -> std::optional<protocol::ops::SemanticSetReply> {
       if (!q.vector.empty()) {
         entry->vector = store::VectorWrite{q.scope(), q.context, q.text, q.vector};
       }
-      const std::int64_t ttl_ms = entry->ttl_ms;
+      protocol::ops::SemanticSetReply reply;
+      reply.ttl_ms = entry->ttl_ms == 0 ? std::nullopt : std::optional<std::int64_t>(entry->ttl_ms);
+      reply.key = q.key;
+      reply.embedder = q.embedder;
+      reply.indexed = !q.vector.empty();
+      if (!warning.empty()) {
+        reply.warning = std::move(warning);
+      }
       auto later = held->context();
       store::TenantKeys settles{tenant, {q.key}};
       // The index gets the vector from the commit's observers (commit_effects.hpp),
       // before this reply; the shared tier gets the entry without it.
-      submit_write(
-        later, request_with_id(id),
-        [entry](store::Writer& writer) { return Json{{"replaced", writer.set(*entry, store::now_ms())}}; },
-        [done, ttl_ms, q = std::move(q), warning = std::move(warning)](protocol::Reply reply) {
-          if (reply.ok) {
-            reply.header["ttl_ms"] = ttl_ms == 0 ? Json(nullptr) : Json(ttl_ms);
-            reply.header["key"] = q.key;
-            reply.header["embedder"] = q.embedder;
-            reply.header["indexed"] = !q.vector.empty();
-            if (!warning.empty()) {
-              reply.header["warning"] = warning;
-            }
-          }
-          done(std::move(reply));
+      submit_typed_write(
+        later,
+        [entry, reply = std::move(reply)](store::Writer& writer) {
+          auto stored = reply;
+          stored.replaced = writer.set(*entry, store::now_ms());
+          return stored;
         },
-        std::move(settles));
+        done, std::move(settles));
       return std::nullopt;
     });
 }
 
 void
-handle_semantic_get(Context& context, const protocol::Request& request, Completion done)
+handle_semantic_get(Context& context, const protocol::ops::SemanticGetRequest& request,
+                    Done<protocol::ops::SemanticGetReply> done)
 {
-  const std::string tenant = tenant_of(request);
-  auto question = question_of(context, request.header);
-  const double threshold = threshold_of(request.header, context.settings);
-  const bool guard = protocol::optional_bool(request.header, "guard", context.settings.semantic_guard == "on");
+  const std::string tenant = tenant_of(request.tenant);
+  auto question = question_of(context, request);
+  const double threshold = threshold_of(request.threshold, context.settings);
+  const bool guard = request.guard.value_or(context.settings.semantic_guard == "on");
 
   // The exact question first: no embedding comparison can beat it.
   const std::int64_t first_look = store::now_ms();
   if (context.reader.exists(tenant, question.key, first_look)) {
     if (auto hit = context.reader.get(tenant, question.key, question.layer, first_look)) {
-      auto reply = hit_reply(context, request, tenant, std::move(*hit));
-      reply.header.update({{"match", "exact"}, {"similarity", 1.0}, {"key", question.key}});
-      done(std::move(reply));
+      done(semantic_hit(hit_of(context, tenant, std::move(*hit)), "exact", 1.0, question.key));
       return;
     }
   }
 
   auto held = std::make_shared<HeldContext>(context);
-  auto copy = std::make_shared<protocol::Request>();
-  copy->id = request.id;
-  copy->op = request.op;
-  with_vector(
-    context, tenant, std::move(question), request.id, done,
-    [held, copy, tenant, threshold, guard](Question q, std::string warning) -> std::optional<protocol::Reply> {
+  with_vector<protocol::ops::SemanticGetReply>(
+    context, tenant, std::move(question), std::move(done),
+    [held, tenant, threshold, guard](Question q,
+                                     std::string warning) -> std::optional<protocol::ops::SemanticGetReply> {
       auto later = held->context();
       auto& index = later.shared.index;
       const std::int64_t now = store::now_ms();
@@ -288,62 +298,71 @@ handle_semantic_get(Context& context, const protocol::Request& request, Completi
           continue;
         }
         if (auto hit = later.reader.get(tenant, row->key, q.layer, now)) {
-          auto reply = hit_reply(later, *copy, tenant, std::move(*hit));
-          reply.header.update({{"match", "semantic"}, {"similarity", similarity}, {"key", row->key}});
+          auto reply = semantic_hit(hit_of(later, tenant, std::move(*hit)), "semantic", similarity, row->key);
           if (!rejected.empty()) {
-            reply.header["rejected"] = std::move(rejected);
+            reply.rejected = std::move(rejected);
           }
           return reply;
         }
       }
       later.shared.store.stats().count(tenant, q.layer, store::Counter::misses);
-      Json fields{{"found", false}, {"key", q.key}};
+      protocol::ops::SemanticGetReply miss;
+      miss.key = q.key;
       if (!rejected.empty()) {
-        fields["rejected"] = std::move(rejected);
+        miss.rejected = std::move(rejected);
       }
       if (!warning.empty()) {
-        fields["warning"] = std::move(warning);
+        miss.warning = std::move(warning);
       }
-      return ok_reply(*copy, std::move(fields));
+      return miss;
     });
 }
 
 void
-handle_semantic_reject(Context& context, const protocol::Request& request, Completion done)
+handle_semantic_reject(Context& context, const protocol::ops::SemanticRejectRequest& request,
+                       Done<protocol::ops::SemanticRejectReply> done)
 {
-  const std::string tenant = tenant_of(request);
+  const std::string tenant = tenant_of(request.tenant);
   Question query;
-  query.key = key_of(request.header, context.settings);
-  query.text = protocol::required_string(request.header, "text");
+  query.key = checked_key(request.key, context.settings);
+  query.text = request.text;
   if (query.text.empty()) {
     throw Error(ErrorCode::bad_request, "field 'text' must not be empty");
   }
-  if (const auto vector = request.header.find("vector"); vector != request.header.end() && !vector->is_null()) {
-    query.vector = client_vector(*vector);
+  if (!request.vector.is_null()) {
+    query.vector = client_vector(request.vector);
   }
   auto held = std::make_shared<HeldContext>(context);
-  const std::uint64_t id = request.id;
-  with_vector(context, tenant, std::move(query), id, done,
-              [held, id, done, tenant](Question q, std::string warning) -> std::optional<protocol::Reply> {
-    if (q.vector.empty()) {
-      throw Error(ErrorCode::unavailable, fmt::format("cannot embed the query: {}", warning));
-    }
-    auto later = held->context();
-    submit_write(
-      later, request_with_id(id),
-      [tenant, q](store::Writer& writer) {
-        // Like a get's miss, an unknown key is an answer, not an error.
-        const auto entry = writer.add_semantic_reject(tenant, q.key, q.text, q.vector, store::now_ms());
-        return Json{{"key", q.key}, {"recorded", entry.has_value()}};
-      },
-      [done, &metrics = held->shared.metrics](protocol::Reply reply) {
-        if (reply.ok && reply.header.value("recorded", false)) {
-          ++metrics.false_hits_reported;
-        }
-        done(std::move(reply));
-      });
-    return std::nullopt;
-  });
+  with_vector<protocol::ops::SemanticRejectReply>(
+    context, tenant, std::move(query), done,
+    [held, done, tenant](Question q, std::string warning) -> std::optional<protocol::ops::SemanticRejectReply> {
+      if (q.vector.empty()) {
+        throw Error(ErrorCode::unavailable, fmt::format("cannot embed the query: {}", warning));
+      }
+      auto later = held->context();
+      auto result = std::make_shared<protocol::ops::SemanticRejectReply>();
+      submit_job(
+        later,
+        [result, tenant, q](store::Writer& writer) {
+          // Like a get's miss, an unknown key is an answer, not an error.
+          const auto entry = writer.add_semantic_reject(tenant, q.key, q.text, q.vector, store::now_ms());
+          result->key = q.key;
+          result->recorded = entry.has_value();
+        },
+        // Counted once committed, as the reply is sent.
+        [result, done, &metrics = held->shared.metrics](std::exception_ptr error) {
+          if (error) {
+            done.fail(error);
+            return;
+          }
+          if (result->recorded) {
+            ++metrics.false_hits_reported;
+          }
+          done(std::move(*result));
+        },
+        {});
+      return std::nullopt;
+    });
 }
 
 } // namespace omnicache::daemon
