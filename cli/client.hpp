@@ -59,10 +59,17 @@ public:
   protocol::Reply call_head(std::string_view op, protocol::Json fields = protocol::Json::object());
   void stream_value(const std::function<void(std::string_view)>& sink);
 
-  // The server's hello reply (after the first call).
-  const protocol::Json& server() const { return m_connection.server(); }
+  // The typed form: the reply's header read as the operation's reply
+  // struct; its value is left for stream_value().
+  template <class Op>
+  typename Op::Reply call_head(const typename Op::Request& request)
+  {
+    return read_reply<typename Op::Reply>(Op::name, call_head(Op::name, protocol::ops::to_header(request)).header);
+  }
 
-private:
+  // A reply header read as `Reply`; one that does not read as one is the
+  // daemon's error (CliError k_exit_daemon). For replies read off another
+  // connection (run's Channel) as Client reads its own.
   template <class Reply>
   static Reply read_reply(std::string_view op, const protocol::Json& header)
   {
@@ -72,6 +79,11 @@ private:
       unreadable_reply(op, e);
     }
   }
+
+  // The server's hello reply (after the first call).
+  const protocol::Json& server() const { return m_connection.server(); }
+
+private:
   [[noreturn]] static void unreadable_reply(std::string_view op, const protocol::Error& error);
 
   Client(int fd, const protocol::Settings& settings);

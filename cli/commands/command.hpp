@@ -2,6 +2,7 @@
 
 #include "cli/globals.hpp"
 #include "protocol/message.hpp"
+#include "protocol/ops/ops.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -68,20 +69,23 @@ struct SemanticLookup
 };
 // --threshold and, unless `guard` is false, --no-guard.
 void add_semantic_lookup_options(CLI::App& command, SemanticLookup& lookup, bool guard = true);
-// Adds the options to semantic_get's fields.
-void put_semantic_lookup(protocol::Json& fields, const SemanticLookup& lookup);
-// What --status says of a hit: HIT, or with a shared tier HIT_L1 (this
-// machine's cache) or HIT_L2 (the shared Redis).
-std::string hit_word(const protocol::Json& reply);
+// Adds the options to a semantic_get request.
+void put_semantic_lookup(protocol::ops::SemanticGetRequest& request, const SemanticLookup& lookup);
+// What --status says of a hit from the reply's `tier`: HIT, or with a shared
+// tier HIT_L1 (this machine's cache) or HIT_L2 (the shared Redis).
+std::string hit_word(const std::optional<std::string>& tier);
 // Whether to print that: --status, or OMNICACHE_STATUS=1.
 bool status_wanted(bool flag);
 // Prints on stderr what a semantic_get reply found: HIT KEY, SEMANTIC
 // <similarity> KEY or MISS KEY, then one REJECTED line per refused candidate.
-void print_semantic_status(const protocol::Json& reply);
-// The --json form of a semantic_get reply whose value is `value`.
-protocol::Json semantic_reply_json(const protocol::Json& reply, std::string_view value);
-// A warning in a reply (a failed embedder) on stderr, unless -q.
-void print_reply_warning(const Globals& globals, const protocol::Json& reply, std::string_view what);
+void print_semantic_status(const protocol::ops::SemanticGetReply& reply);
+// The --json form of a semantic_get reply, with its value.
+protocol::Json semantic_reply_json(const protocol::ops::SemanticGetReply& reply);
+// A reply's warning (a failed embedder) on stderr, unless -q.
+void print_reply_warning(const Globals& globals, const std::optional<std::string>& warning, std::string_view what);
+// A reply's "integer or null" time (ttl_ms, expires_ms) as --json prints it:
+// null when absent or null.
+protocol::Json time_or_null(const protocol::ops::OrNull<std::int64_t>& time);
 
 void add_set(CLI::App& app, Globals& globals);
 void add_get(CLI::App& app, Globals& globals);

@@ -87,4 +87,10 @@ read_stdin()
   }
 }
 
+protocol::Json
+time_or_null(const protocol::ops::OrNull<std::int64_t>& time)
+{
+  return time && *time ? protocol::Json(**time) : protocol::Json(nullptr);
+}
+
 } // namespace omnicache::cli

@@ -69,7 +69,7 @@ compare_daemon_settings(const Json& daemon_settings, const std::string& daemon_f
 }
 
 void
-print_daemon_json(const Json& reply, std::int64_t pid, const RunningDaemon& daemon, Globals& globals,
+print_daemon_json(const protocol::ops::ConfigReply& reply, std::int64_t pid, const RunningDaemon& daemon, Globals& globals,
                   const std::vector<DaemonSetting>& settings)
 {
   Json shown = Json::object();
@@ -86,9 +86,9 @@ print_daemon_json(const Json& reply, std::int64_t pid, const RunningDaemon& daem
     shown[setting.key] = std::move(entry);
   }
   output::print_json({{"pid", pid},
-                      {"file", reply.value("file", "")},
-                      {"file_exists", reply.value("file_exists", false)},
-                      {"environment", reply.value("environment", Json::array())},
+                      {"file", reply.file},
+                      {"file_exists", reply.file_exists},
+                      {"environment", reply.environment},
                       {"here_file", daemon.config_error.empty() ? Json(globals.config().file()) : Json(nullptr)},
                       {"here_error", daemon.config_error.empty() ? Json(nullptr) : Json(daemon.config_error)},
                       {"settings", std::move(shown)},
@@ -96,13 +96,13 @@ print_daemon_json(const Json& reply, std::int64_t pid, const RunningDaemon& daem
 }
 
 void
-print_daemon_text(const Json& reply, std::int64_t pid, const RunningDaemon& daemon, Globals& globals,
-                  const std::vector<DaemonSetting>& settings)
+print_daemon_text(const protocol::ops::ConfigReply& reply, std::int64_t pid, const RunningDaemon& daemon,
+                  Globals& globals, const std::vector<DaemonSetting>& settings)
 {
-  const auto file = reply.value("file", "");
-  std::vector<std::string> environment = reply.value("environment", std::vector<std::string>());
+  const auto& file = reply.file;
+  const auto& environment = reply.environment;
   output::print_line(fmt::format("# omnicached (pid {}) config file: {}{}", pid, file,
-                                 reply.value("file_exists", false) ? "" : " (absent)"));
+                                 reply.file_exists ? "" : " (absent)"));
   output::print_line(fmt::format("# its environment: {}",
                                  environment.empty() ? "no OMNICACHE_* variables" : fmt::format("{}", fmt::join(environment, " "))));
   std::vector<std::string> reloadable;
@@ -144,9 +144,9 @@ show_daemon_config(Globals& globals)
                                             "what it would start with",
                                             daemon.socket));
   }
-  const auto reply = daemon.client->call("config").header;
+  const auto reply = daemon.client->call<protocol::ops::Config>({});
   const auto pid = daemon.client->server().value("pid", std::int64_t{0});
-  const auto settings = compare_daemon_settings(reply["settings"], reply.value("file", ""),
+  const auto settings = compare_daemon_settings(reply.settings, reply.file,
                                                 daemon.config_error.empty() ? &globals.config() : nullptr);
   if (globals.json) {
     print_daemon_json(reply, pid, daemon, globals, settings);

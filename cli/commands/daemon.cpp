@@ -77,7 +77,7 @@ start_or_find(Globals& globals)
     client.emplace(Client::connect(globals, Client::Start::if_needed));
     result.started = true;
   }
-  client->call("ping");
+  client->call<protocol::ops::Ping>({});
   result.pid = client->server().value("pid", std::int64_t{0});
   return result;
 }
@@ -119,8 +119,8 @@ stop_and_wait(Globals& globals)
   if (!client) {
     return std::nullopt;
   }
-  const std::string database = client->call("stats").header["server"].value("database", "");
-  client->call("shutdown");
+  const std::string database = client->call<protocol::ops::Stats>({}).server.value("database", "");
+  client->call<protocol::ops::Shutdown>({});
   const auto pid = client->server().value("pid", std::int64_t{0});
   // Stopped means gone: the database is closed, its lock released and the
   // process ended (it may linger as a zombie until its parent reaps it).
@@ -182,8 +182,9 @@ run_status(Globals& globals)
     report(globals, {{"running", false}, {"socket", socket}}, fmt::format("omnicached is not running on {}", socket));
     return k_exit_miss;
   }
-  const auto stats = client->call("stats").header;
-  const auto& server = stats["server"];
+  // Not const: a figure an older daemon lacks is shown as null.
+  auto stats = client->call<protocol::ops::Stats>({});
+  auto& server = stats.server;
   Json json{{"running", true},
             {"pid", server["pid"]},
             {"version", server["version"]},
@@ -191,7 +192,7 @@ run_status(Globals& globals)
             {"socket", server["socket"]},
             {"database", server["database"]},
             {"connections", server["connections"]},
-            {"entries", stats["totals"]["entries"]}};
+            {"entries", stats.totals["entries"]}};
   report(globals, json,
          fmt::format("omnicached {} is running (pid {}, up {})\n  socket:   {}\n  database: {}",
                      server.value("version", "?"), server.value("pid", 0),
@@ -219,27 +220,30 @@ run_reload(Globals& globals)
                        daemon.socket));
     return k_exit_miss;
   }
-  auto reply = client->call("reload").header;
-  reply.erase("id");
-  reply.erase("ok");
+  const auto reply = client->call<protocol::ops::Reload>({});
   const auto pid = client->server().value("pid", std::int64_t{0});
-  reply["pid"] = pid;
-  const auto file = reply.value("file", "");
-  if (!reply.value("reloaded", false)) {
+  // --json: the reply as the daemon sent it, less the envelope, with the pid.
+  const auto json = [&reply, pid] {
+    auto out = protocol::ops::to_reply_header(reply);
+    out["pid"] = pid;
+    return out;
+  };
+  const auto& file = reply.file;
+  if (!reply.reloaded) {
     if (globals.json) {
-      output::print_json(reply);
+      output::print_json(json());
     }
-    throw CliError(k_exit_usage, fmt::format("omnicached (pid {}) kept its configuration: {}", pid,
-                                             reply.value("reason", "")));
+    throw CliError(k_exit_usage,
+                   fmt::format("omnicached (pid {}) kept its configuration: {}", pid, reply.reason.value_or("")));
   }
   if (globals.json) {
-    output::print_json(reply);
+    output::print_json(json());
     return k_exit_ok;
   }
   if (globals.quiet) {
     return k_exit_ok;
   }
-  const auto& changes = reply["changes"];
+  const auto& changes = reply.changes;
   output::print_line(fmt::format("reloaded omnicached (pid {}) from {}{}", pid, file,
                                  changes.empty() ? ": nothing changed" : ""));
   std::vector<std::string> restart;

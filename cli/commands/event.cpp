@@ -69,8 +69,40 @@ struct Target
 {
   std::string kind; // tag, pattern, layer, dep
   std::string text;
-  Json fields;
+  protocol::ops::InvalidateRequest request;
 };
+
+protocol::ops::InvalidateRequest
+tags_target(const std::string& tag)
+{
+  protocol::ops::InvalidateRequest request;
+  request.tags = std::vector<std::string>{tag};
+  return request;
+}
+
+protocol::ops::InvalidateRequest
+pattern_target(const std::string& pattern)
+{
+  protocol::ops::InvalidateRequest request;
+  request.pattern = pattern;
+  return request;
+}
+
+protocol::ops::InvalidateRequest
+layer_target(const std::string& layer)
+{
+  protocol::ops::InvalidateRequest request;
+  request.layer = layer;
+  return request;
+}
+
+protocol::ops::InvalidateRequest
+dep_target(const std::string& dep)
+{
+  protocol::ops::InvalidateRequest request;
+  request.deps = Json::array({dep});
+  return request;
+}
 
 int
 run_event(Globals& globals, const EventOptions& options)
@@ -95,26 +127,26 @@ run_event(Globals& globals, const EventOptions& options)
   std::vector<Target> targets;
   for (const auto& tag : rule->second.tags) {
     const auto text = filled(tag, values, where + ".tags");
-    targets.push_back({"tag", text, {{"tags", {text}}}});
+    targets.push_back({"tag", text, tags_target(text)});
   }
   for (const auto& pattern : rule->second.patterns) {
     const auto text = filled(pattern, values, where + ".patterns");
-    targets.push_back({"pattern", text, {{"pattern", text}}});
+    targets.push_back({"pattern", text, pattern_target(text)});
   }
   for (const auto& layer : rule->second.layers) {
-    targets.push_back({"layer", layer, {{"layer", layer}}});
+    targets.push_back({"layer", layer, layer_target(layer)});
   }
   for (const auto& dep : rule->second.deps) {
     const auto text = filled(dep, values, where + ".deps");
-    targets.push_back({"dep", text, {{"deps", {text}}}});
+    targets.push_back({"dep", text, dep_target(text)});
   }
 
   auto client = Client::connect(globals);
   std::uint64_t total = 0;
   Json report = Json::array();
   output::Table table({"target", "removed"});
-  for (auto& target : targets) {
-    const auto removed = client.call("invalidate", std::move(target.fields)).header.value("removed", std::uint64_t{0});
+  for (const auto& target : targets) {
+    const auto removed = client.call<protocol::ops::Invalidate>(target.request).removed;
     total += removed;
     report.push_back({{"kind", target.kind}, {"target", target.text}, {"removed", removed}});
     table.add({fmt::format("{} {}", target.kind, target.text), std::to_string(removed)});

@@ -11,8 +11,9 @@ add_flush(CLI::App& app, Globals& globals)
   command->add_flag("--all-tenants", *all, "Remove the entries of every tenant");
   command->callback([&globals, all] {
     auto client = Client::connect(globals);
-    const auto reply = client.call("flush", {{"all_tenants", *all}});
-    print_count(globals, "removed", reply.header.value("removed", std::uint64_t{0}));
+    protocol::ops::FlushRequest request;
+    request.all_tenants = *all;
+    print_count(globals, "removed", client.call<protocol::ops::Flush>(request).removed);
   });
 }
 

@@ -19,23 +19,25 @@ struct GetOptions
 int
 run_get(Globals& globals, const GetOptions& options)
 {
-  protocol::Json fields{{"key", options.key}};
+  protocol::ops::GetRequest request;
+  request.key = options.key;
   if (!options.layer.empty()) {
-    fields["layer"] = options.layer;
+    request.layer = options.layer;
   }
   auto client = Client::connect(globals);
   // Printed as it arrives, a large value is never held whole; --json needs
   // all of it to encode.
-  const auto reply = globals.json ? client.call("get", std::move(fields)) : client.call_head("get", std::move(fields));
-  const bool found = reply.header.value("found", false);
+  const auto reply = globals.json ? client.call<protocol::ops::Get>(request)
+                                  : client.call_head<protocol::ops::Get>(request);
+  const bool found = reply.found;
   if (status_wanted(options.status)) {
-    fmt::print(stderr, "{} {}\n", found ? hit_word(reply.header) : "MISS", options.key);
+    fmt::print(stderr, "{} {}\n", found ? hit_word(reply.tier) : "MISS", options.key);
   }
   if (globals.json) {
     protocol::Json out{{"key", options.key}, {"found", found}};
     if (found) {
-      out["layer"] = reply.header.value("layer", "");
-      out["expires_ms"] = reply.header.value("expires_ms", protocol::Json(nullptr));
+      out["layer"] = reply.layer.value_or("");
+      out["expires_ms"] = time_or_null(reply.expires_ms);
       output::put_value(out, reply.value);
     }
     output::print_json(out);

@@ -98,13 +98,16 @@ int
 run_inspect(Globals& globals, const std::string& key)
 {
   auto client = Client::connect(globals);
-  const auto reply = client.call("inspect", {{"key", key}});
-  const bool found = reply.header.value("found", false);
+  protocol::ops::InspectRequest request;
+  request.key = key;
+  const auto reply = client.call<protocol::ops::Inspect>(request);
+  const bool found = reply.found;
+  const Json entry = reply.entry.value_or(Json(nullptr));
   if (globals.json) {
-    output::print_json(found ? Json{{"key", key}, {"found", true}, {"entry", reply.header["entry"]}}
+    output::print_json(found ? Json{{"key", key}, {"found", true}, {"entry", entry}}
                              : Json{{"key", key}, {"found", false}});
   } else if (found) {
-    fmt::print("{}", describe(reply.header["entry"], output::now_ms()));
+    fmt::print("{}", describe(entry, output::now_ms()));
   } else {
     // Unlike get, whose silent miss scripts test by exit code, inspect is
     // read by a person, who should not be left with no output at all.

@@ -28,12 +28,13 @@ invalidate_deps(Globals& globals, const InvalidateOptions& options)
   if (!options.tags.empty() || !options.tag_options.empty() || !options.pattern.empty() || !options.layer.empty()) {
     throw CliError(k_exit_usage, "--dep cannot be combined with tags, --pattern or --layer");
   }
-  protocol::Json fields{{"deps", options.deps}};
+  protocol::ops::InvalidateRequest request;
+  request.deps = options.deps;
   if (!options.new_hash.empty()) {
-    fields["version"] = options.new_hash;
+    request.version = options.new_hash;
   }
   auto client = Client::connect(globals);
-  return client.call("invalidate", std::move(fields)).header.value("removed", std::uint64_t{0});
+  return client.call<protocol::ops::Invalidate>(request).removed;
 }
 
 } // namespace
@@ -100,16 +101,16 @@ add_invalidate(CLI::App& app, Globals& globals)
                      "--session, --retriever, --pattern or "
                      "--layer (to remove everything, use flush)");
     }
-    protocol::Json fields{{"tags", tags}};
+    protocol::ops::InvalidateRequest request;
+    request.tags = tags;
     if (!options->pattern.empty()) {
-      fields["pattern"] = options->pattern;
+      request.pattern = options->pattern;
     }
     if (!options->layer.empty()) {
-      fields["layer"] = options->layer;
+      request.layer = options->layer;
     }
     auto client = Client::connect(globals);
-    const auto reply = client.call("invalidate", std::move(fields));
-    print_count(globals, "removed", reply.header.value("removed", std::uint64_t{0}));
+    print_count(globals, "removed", client.call<protocol::ops::Invalidate>(request).removed);
   });
 }
 

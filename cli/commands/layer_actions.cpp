@@ -54,6 +54,31 @@ deps_field(const std::vector<std::string>& deps)
   return out;
 }
 
+// The description is a set request's fields; the set command adds its
+// options to them.
+template <class Request>
+Request
+layer_set_request(const Json& fields, const Action& action, std::string_view value)
+{
+  auto request = protocol::ops::decode<Request>(fields);
+  llm::add_tags(request.tags, action.tags);
+  if (!action.deps.empty()) {
+    request.deps = deps_field(action.deps);
+  }
+  if (const auto ttl = ttl_ms(action.ttl)) {
+    request.ttl_ms = *ttl;
+  }
+  request.value.bytes = value;
+  return request;
+}
+
+struct LayerStored
+{
+  bool replaced = false;
+  protocol::ops::OptionalTime ttl_ms;
+  std::optional<std::string> warning;
+};
+
 int
 do_set(Globals& globals, const Action& action, const Describe& describe, const Convert& convert, const Enrich& enrich,
        std::string_view what)
@@ -63,32 +88,29 @@ do_set(Globals& globals, const Action& action, const Describe& describe, const C
   if (enrich) {
     enrich(fields, value);
   }
-  auto tags = fields["tags"].get<std::vector<std::string>>();
-  llm::add_tags(tags, action.tags);
-  fields["tags"] = tags;
-  if (!action.deps.empty()) {
-    fields["deps"] = deps_field(action.deps);
-  }
-  if (const auto ttl = ttl_ms(action.ttl)) {
-    fields["ttl_ms"] = *ttl;
-  }
   const std::string key = fields["key"];
+  auto client = Client::connect(globals);
+  LayerStored stored;
   // An entry that answers a question is stored with its embedding, so that
   // it answers the same question in other words too.
-  const bool semantic = fields.contains("question");
-  if (semantic) {
-    fields.update(fields["question"]);
-    fields.erase("question");
+  if (const auto question = fields.find("question"); question != fields.end()) {
+    Json merged = fields;
+    merged.update(*question);
+    const auto reply = client.call<protocol::ops::SemanticSet>(
+      layer_set_request<protocol::ops::SemanticSetRequest>(merged, action, value));
+    stored = {reply.replaced, reply.ttl_ms, reply.warning};
+  } else {
+    const auto reply =
+      client.call<protocol::ops::Set>(layer_set_request<protocol::ops::SetRequest>(fields, action, value));
+    stored = {reply.replaced, reply.ttl_ms, std::nullopt};
   }
-  auto client = Client::connect(globals);
-  const auto reply = client.call(semantic ? "semantic_set" : "set", std::move(fields), value);
-  print_reply_warning(globals, reply.header, "stored for exact matches only");
+  print_reply_warning(globals, stored.warning, "stored for exact matches only");
   if (globals.json) {
     output::print_json({{"key", key},
                         {"stored", true},
-                        {"replaced", reply.header.value("replaced", false)},
+                        {"replaced", stored.replaced},
                         {"bytes", value.size()},
-                        {"ttl_ms", reply.header.value("ttl_ms", Json(nullptr))}});
+                        {"ttl_ms", time_or_null(stored.ttl_ms)}});
   } else if (globals.verbose) {
     fmt::print(stderr, "stored {} ({} bytes)\n", key, value.size());
   }
@@ -100,37 +122,41 @@ do_get(Globals& globals, const Action& action, const Describe& describe, const R
 {
   const Json fields = described(describe);
   const std::string key = fields["key"];
+  const std::string layer = fields["layer"];
   if (action.semantic) {
     if (!fields.contains("question")) {
       throw CliError(k_exit_usage, "--semantic needs a request whose last message is text from the user");
     }
-    Json ask{{"key", key}, {"layer", fields["layer"]}};
-    ask.update(fields["question"]);
+    auto ask = protocol::ops::decode<protocol::ops::SemanticGetRequest>(fields["question"]);
+    ask.key = key;
+    ask.layer = layer;
     put_semantic_lookup(ask, action.lookup);
     auto client = Client::connect(globals);
-    const auto reply = client.call("semantic_get", std::move(ask));
-    print_reply_warning(globals, reply.header, "exact match only");
+    const auto reply = client.call<protocol::ops::SemanticGet>(ask);
+    print_reply_warning(globals, reply.warning, "exact match only");
     if (status) {
-      print_semantic_status(reply.header);
+      print_semantic_status(reply);
     }
-    const bool found = reply.header.value("found", false);
     if (globals.json) {
-      output::print_json(semantic_reply_json(reply.header, reply.value));
-    } else if (found) {
+      output::print_json(semantic_reply_json(reply));
+    } else if (reply.found) {
       render(reply.value);
     }
-    return found ? k_exit_ok : k_exit_miss;
+    return reply.found ? k_exit_ok : k_exit_miss;
   }
+  protocol::ops::GetRequest request;
+  request.key = key;
+  request.layer = layer;
   auto client = Client::connect(globals);
-  const auto reply = client.call("get", {{"key", key}, {"layer", fields["layer"]}});
-  const bool found = reply.header.value("found", false);
+  const auto reply = client.call<protocol::ops::Get>(request);
+  const bool found = reply.found;
   if (status) {
-    fmt::print(stderr, "{} {}\n", found ? hit_word(reply.header) : "MISS", key);
+    fmt::print(stderr, "{} {}\n", found ? hit_word(reply.tier) : "MISS", key);
   }
   if (globals.json) {
     Json out{{"key", key}, {"found", found}};
     if (found) {
-      out["expires_ms"] = reply.header.value("expires_ms", Json(nullptr));
+      out["expires_ms"] = time_or_null(reply.expires_ms);
       output::put_value(out, reply.value);
     }
     output::print_json(out);

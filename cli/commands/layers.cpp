@@ -222,8 +222,10 @@ add_context_layer(CLI::App& app, Globals& globals)
   invalidate->add_option("-s,--session", *session, "Session id")->required();
   invalidate->callback([&globals, session] {
     auto client = Client::connect(globals);
-    const auto reply = client.call("invalidate", {{"tags", {llm::session_tag(*session)}}, {"layer", "context"}});
-    print_count(globals, "removed", reply.header.value("removed", std::uint64_t{0}));
+    protocol::ops::InvalidateRequest request;
+    request.tags = std::vector<std::string>{llm::session_tag(*session)};
+    request.layer = "context";
+    print_count(globals, "removed", client.call<protocol::ops::Invalidate>(request).removed);
   });
 }
 

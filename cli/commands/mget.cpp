@@ -27,7 +27,7 @@ constexpr const char* k_mget_footer =
 
 // Where each key's value starts in the reply's value, from the sizes.
 std::vector<std::string_view>
-mget_values(const protocol::Reply& reply, const protocol::Json& results)
+mget_values(const protocol::ops::MgetReply& reply, const protocol::Json& results)
 {
   std::vector<std::string_view> values;
   std::size_t offset = 0;
@@ -47,13 +47,14 @@ mget_values(const protocol::Reply& reply, const protocol::Json& results)
 int
 run_mget(Globals& globals, const MgetOptions& options)
 {
-  protocol::Json fields{{"keys", options.keys}};
+  protocol::ops::MgetRequest request;
+  request.keys = options.keys;
   if (!options.layer.empty()) {
-    fields["layer"] = options.layer;
+    request.layer = options.layer;
   }
   auto client = Client::connect(globals);
-  const auto reply = client.call("mget", std::move(fields));
-  const auto& results = reply.header.at("results");
+  const auto reply = client.call<protocol::ops::Mget>(request);
+  const auto& results = reply.results;
   if (results.size() != options.keys.size()) {
     throw CliError(k_exit_daemon, fmt::format("the daemon answered {} of {} keys", results.size(), options.keys.size()));
   }

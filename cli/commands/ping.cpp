@@ -14,9 +14,9 @@ add_ping(CLI::App& app, Globals& globals)
   auto* command = app.add_subcommand("ping", "Check the daemon answers; print the round trip and its version");
   command->callback([&globals] {
     auto client = Client::connect(globals);
-    client.call("ping"); // connects and greets
+    client.call<protocol::ops::Ping>({}); // connects and greets
     const auto start = std::chrono::steady_clock::now();
-    client.call("ping");
+    client.call<protocol::ops::Ping>({});
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     const auto& server = client.server();
     const std::string version = server.value("server_version", "?");

@@ -115,10 +115,16 @@ struct Lookup
 
 // With --semantic-text: what identifies the question, so that a run asking
 // it in other words can be answered from this one's output.
-Json
-question_fields(const RunOptions& options, const std::string& key, const std::string& context)
+template <class Request>
+Request
+run_question(const RunOptions& options, const std::string& key, const std::string& context)
 {
-  return {{"layer", "run"}, {"key", key}, {"text", options.semantic_text}, {"context", context}};
+  Request request;
+  request.layer = "run";
+  request.key = key;
+  request.text = options.semantic_text;
+  request.context = context;
+  return request;
 }
 
 // After an exact miss: an earlier run of the same command whose question
@@ -127,20 +133,19 @@ Lookup
 look_up_semantic(const Globals& globals, Channel& channel, const RunOptions& options, const std::string& key,
                  const std::string& context)
 {
-  Json fields = question_fields(options, key, context);
+  auto request = run_question<protocol::ops::SemanticGetRequest>(options, key, context);
   if (options.threshold) {
-    fields["threshold"] = *options.threshold;
+    request.threshold = *options.threshold;
   }
   try {
-    const auto reply = channel.call("semantic_get", std::move(fields));
-    if (const auto warning = reply.header.value("warning", ""); !warning.empty()) {
-      warn(globals, fmt::format("exact match only: {}", warning));
+    const auto [reply, value_size] = channel.call<protocol::ops::SemanticGet>(request);
+    if (reply.warning && !reply.warning->empty()) {
+      warn(globals, fmt::format("exact match only: {}", *reply.warning));
     }
-    if (!reply.header.value("found", false)) {
+    if (!reply.found) {
       return {};
     }
-    return {true, false, reply.value_size, "HIT", reply.header.value("key", ""),
-            reply.header.value("similarity", 0.0)};
+    return {true, false, value_size, "HIT", reply.key.value_or(""), reply.similarity.value_or(0.0)};
   } catch (const CliError& e) {
     warn(globals, fmt::format("no semantic lookup: {}", e.what()));
     return {};
@@ -154,18 +159,25 @@ Lookup
 look_up(Channel& channel, const std::string& key, const RunOptions& options, std::int64_t timeout_ms)
 {
   if (options.no_store) {
-    const auto reply = channel.call("get", {{"key", key}, {"layer", "run"}});
-    return {reply.header.value("found", false), false, reply.value_size, hit_word(reply.header), {}, 0};
+    protocol::ops::GetRequest request;
+    request.key = key;
+    request.layer = "run";
+    const auto [reply, value_size] = channel.call<protocol::ops::Get>(request);
+    return {reply.found, false, value_size, hit_word(reply.tier), {}, 0};
   }
   const std::int64_t wait_ms = timeout_ms > 0 ? std::max<std::int64_t>(timeout_ms * 3 / 4, 1)
                                                : k_wait_when_no_timeout_ms;
+  protocol::ops::GetOrLeaseRequest request;
+  request.key = key;
+  request.layer = "run";
+  request.lease_ms = k_lease_ms;
+  request.wait_ms = wait_ms;
   for (;;) {
-    const auto reply = channel.call(
-      "get_or_lease", {{"key", key}, {"layer", "run"}, {"lease_ms", k_lease_ms}, {"wait_ms", wait_ms}});
-    if (reply.header.value("found", false)) {
-      return {true, reply.header.value("waited", false), reply.value_size, hit_word(reply.header), {}, 0};
+    const auto [reply, value_size] = channel.call<protocol::ops::GetOrLease>(request);
+    if (reply.found) {
+      return {true, reply.waited, value_size, hit_word(reply.tier), {}, 0};
     }
-    if (reply.header.value("lease", false)) {
+    if (reply.lease.value_or(false)) {
       return {};
     }
   }
@@ -251,12 +263,14 @@ store(Globals& globals, Channel& channel, const RunOptions& options, const std::
             {"argv", recorded_argv(options.argv)},
             {"exit_status", result.status},
             {"stderr_bytes", result.stderr_bytes}};
-  Json fields = options.semantic_text.empty() ? Json{{"key", key}, {"layer", "run"}}
-                                              : question_fields(options, key, context);
-  fields.update({{"tags", options.tags}, {"deps", std::move(deps)}, {"meta", std::move(meta)}});
-  if (const auto ttl = ttl_ms(options.ttl)) {
-    fields["ttl_ms"] = *ttl;
-  }
+  // What set and semantic_set share.
+  const auto with_entry_fields = [&](auto request) {
+    request.tags = options.tags;
+    request.deps = deps;
+    request.meta = meta;
+    request.ttl_ms = ttl_ms(options.ttl);
+    return request;
+  };
   const std::string prefix = value_prefix(result.status, result.stderr_bytes, out.get());
   std::vector<int> spools;
   if (result.stderr_bytes > 0) {
@@ -264,10 +278,20 @@ store(Globals& globals, Channel& channel, const RunOptions& options, const std::
   }
   spools.push_back(out.get());
   try {
-    channel.send(options.semantic_text.empty() ? "set" : "semantic_set", std::move(fields), prefix, spools);
-    const auto reply = channel.receive();
-    if (const auto warning = reply.header.value("warning", ""); !warning.empty()) {
-      warn(globals, fmt::format("stored for exact matches only: {}", warning));
+    std::optional<std::string> warning;
+    if (options.semantic_text.empty()) {
+      protocol::ops::SetRequest request;
+      request.key = key;
+      request.layer = "run";
+      channel.send<protocol::ops::Set>(with_entry_fields(std::move(request)), prefix, spools);
+      channel.receive<protocol::ops::Set>();
+    } else {
+      channel.send<protocol::ops::SemanticSet>(
+        with_entry_fields(run_question<protocol::ops::SemanticSetRequest>(options, key, context)), prefix, spools);
+      warning = channel.receive<protocol::ops::SemanticSet>().reply.warning;
+    }
+    if (warning && !warning->empty()) {
+      warn(globals, fmt::format("stored for exact matches only: {}", *warning));
     }
   } catch (const CliError& e) {
     warn(globals, fmt::format("not cached: {}", e.what()));

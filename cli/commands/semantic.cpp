@@ -66,17 +66,21 @@ vector_of(const std::string& path)
   return out;
 }
 
-Json
-question_fields(const SemanticOptions& options)
+// The question's fields, which semantic_set and semantic_get name alike.
+template <class Request>
+Request
+question_request(const SemanticOptions& options)
 {
-  Json fields{{"text", options.text}, {"model", options.model}};
+  Request request;
+  request.text = options.text;
+  request.model = options.model;
   if (!options.context.empty()) {
-    fields["context"] = options.context;
+    request.context = options.context;
   }
   if (!options.vector_file.empty()) {
-    fields["vector"] = vector_of(options.vector_file);
+    request.vector = vector_of(options.vector_file);
   }
-  return fields;
+  return request;
 }
 
 void
@@ -100,34 +104,32 @@ run_set(Globals& globals, const SemanticOptions& options)
     fmt::print(stderr, "omnicache: reading the answer from standard input (end it with Ctrl-D)\n");
   }
   const std::string value = from_stdin ? read_stdin() : *options.value;
-  Json fields = question_fields(options);
+  auto request = question_request<protocol::ops::SemanticSetRequest>(options);
   std::vector<std::string> tags{"model:" + options.model};
   for (const auto& tag : options.tags) {
     if (std::find(tags.begin(), tags.end(), tag) == tags.end()) {
       tags.push_back(tag);
     }
   }
-  fields["tags"] = tags;
-  fields["meta"] = {{"model", options.model}};
+  request.tags = tags;
+  request.meta = {{"model", options.model}};
   if (!options.deps.empty()) {
-    fields["deps"] = options.deps;
+    request.deps = options.deps;
   }
-  if (const auto ttl = ttl_ms(options.ttl)) {
-    fields["ttl_ms"] = *ttl;
-  }
+  request.ttl_ms = ttl_ms(options.ttl);
+  request.value.bytes = value;
   auto client = Client::connect(globals);
-  const auto reply = client.call("semantic_set", std::move(fields), value);
-  print_reply_warning(globals, reply.header, "stored for exact matches only");
-  const std::string key = reply.header.value("key", "");
+  const auto reply = client.call<protocol::ops::SemanticSet>(request);
+  print_reply_warning(globals, reply.warning, "stored for exact matches only");
   if (globals.json) {
-    output::print_json({{"key", key},
+    output::print_json({{"key", reply.key},
                         {"stored", true},
-                        {"replaced", reply.header.value("replaced", false)},
-                        {"embedder", reply.header.value("embedder", "")},
-                        {"indexed", reply.header.value("indexed", false)},
-                        {"ttl_ms", reply.header.value("ttl_ms", Json(nullptr))}});
+                        {"replaced", reply.replaced},
+                        {"embedder", reply.embedder},
+                        {"indexed", reply.indexed},
+                        {"ttl_ms", time_or_null(reply.ttl_ms)}});
   } else if (globals.verbose) {
-    fmt::print(stderr, "stored {} ({} bytes)\n", key, value.size());
+    fmt::print(stderr, "stored {} ({} bytes)\n", reply.key, value.size());
   }
   return k_exit_ok;
 }
@@ -135,17 +137,17 @@ run_set(Globals& globals, const SemanticOptions& options)
 int
 run_get(Globals& globals, const SemanticOptions& options)
 {
-  Json fields = question_fields(options);
-  put_semantic_lookup(fields, options.lookup);
+  auto request = question_request<protocol::ops::SemanticGetRequest>(options);
+  put_semantic_lookup(request, options.lookup);
   auto client = Client::connect(globals);
-  const auto reply = client.call("semantic_get", std::move(fields));
-  print_reply_warning(globals, reply.header, "exact match only");
-  const bool found = reply.header.value("found", false);
+  const auto reply = client.call<protocol::ops::SemanticGet>(request);
+  print_reply_warning(globals, reply.warning, "exact match only");
+  const bool found = reply.found;
   if (status_wanted(options.status)) {
-    print_semantic_status(reply.header);
+    print_semantic_status(reply);
   }
   if (globals.json) {
-    output::print_json(semantic_reply_json(reply.header, reply.value));
+    output::print_json(semantic_reply_json(reply));
   } else if (found) {
     output::print_bytes(reply.value);
   }
@@ -162,13 +164,14 @@ struct RejectOptions
 int
 run_reject(Globals& globals, const RejectOptions& options)
 {
-  Json fields{{"key", options.key}, {"text", options.query}};
+  protocol::ops::SemanticRejectRequest request;
+  request.key = options.key;
+  request.text = options.query;
   if (!options.vector_file.empty()) {
-    fields["vector"] = vector_of(options.vector_file);
+    request.vector = vector_of(options.vector_file);
   }
   auto client = Client::connect(globals);
-  const auto reply = client.call("semantic_reject", std::move(fields));
-  const bool recorded = reply.header.value("recorded", false);
+  const bool recorded = client.call<protocol::ops::SemanticReject>(request).recorded;
   if (globals.json) {
     output::print_json({{"key", options.key}, {"recorded", recorded}});
   } else if (!recorded && !globals.quiet) {
@@ -194,21 +197,20 @@ add_semantic_lookup_options(CLI::App& command, SemanticLookup& lookup, bool guar
 }
 
 void
-put_semantic_lookup(Json& fields, const SemanticLookup& lookup)
+put_semantic_lookup(protocol::ops::SemanticGetRequest& request, const SemanticLookup& lookup)
 {
   if (lookup.threshold) {
-    fields["threshold"] = *lookup.threshold;
+    request.threshold = *lookup.threshold;
   }
   if (lookup.no_guard) {
-    fields["guard"] = false;
+    request.guard = false;
   }
 }
 
 std::string
-hit_word(const Json& reply)
+hit_word(const std::optional<std::string>& tier)
 {
-  const auto tier = reply.find("tier");
-  return tier != reply.end() && tier->is_string() ? "HIT_" + tier->get<std::string>() : std::string("HIT");
+  return tier ? "HIT_" + *tier : std::string("HIT");
 }
 
 bool
@@ -219,46 +221,46 @@ status_wanted(bool flag)
 }
 
 void
-print_semantic_status(const Json& reply)
+print_semantic_status(const protocol::ops::SemanticGetReply& reply)
 {
-  const std::string key = reply.value("key", "");
-  if (!reply.value("found", false)) {
+  const std::string key = reply.key.value_or("");
+  if (!reply.found) {
     fmt::print(stderr, "MISS {}\n", key);
-  } else if (reply.value("match", "") == "semantic") {
-    fmt::print(stderr, "SEMANTIC {:.4f} {}\n", reply.value("similarity", 0.0), key);
+  } else if (reply.match == "semantic") {
+    fmt::print(stderr, "SEMANTIC {:.4f} {}\n", reply.similarity.value_or(0.0), key);
   } else {
-    fmt::print(stderr, "{} {}\n", hit_word(reply), key);
+    fmt::print(stderr, "{} {}\n", hit_word(reply.tier), key);
   }
-  for (const auto& rejected : reply.value("rejected", Json::array())) {
+  for (const auto& rejected : reply.rejected.value_or(Json::array())) {
     fmt::print(stderr, "REJECTED {:.4f} {} ({})\n", rejected.value("similarity", 0.0), rejected.value("key", ""),
                rejected.value("reason", ""));
   }
 }
 
 Json
-semantic_reply_json(const Json& reply, std::string_view value)
+semantic_reply_json(const protocol::ops::SemanticGetReply& reply)
 {
-  const bool found = reply.value("found", false);
-  Json out{{"found", found}, {"key", reply.value("key", "")}};
-  if (found) {
-    out["match"] = reply.value("match", "");
-    out["similarity"] = reply.value("similarity", 0.0);
-    out["expires_ms"] = reply.value("expires_ms", Json(nullptr));
-    output::put_value(out, value);
+  Json out{{"found", reply.found}, {"key", reply.key.value_or("")}};
+  if (reply.found) {
+    out["match"] = reply.match.value_or("");
+    out["similarity"] = reply.similarity.value_or(0.0);
+    out["expires_ms"] = time_or_null(reply.expires_ms);
+    output::put_value(out, reply.value);
   }
-  for (const char* field : {"rejected", "warning"}) {
-    if (reply.contains(field)) {
-      out[field] = reply[field];
-    }
+  if (reply.rejected) {
+    out["rejected"] = *reply.rejected;
+  }
+  if (reply.warning) {
+    out["warning"] = *reply.warning;
   }
   return out;
 }
 
 void
-print_reply_warning(const Globals& globals, const Json& reply, std::string_view what)
+print_reply_warning(const Globals& globals, const std::optional<std::string>& warning, std::string_view what)
 {
-  if (const auto warning = reply.value("warning", ""); !warning.empty() && !globals.quiet) {
-    fmt::print(stderr, "omnicache: {}: {}\n", what, warning);
+  if (warning && !warning->empty() && !globals.quiet) {
+    fmt::print(stderr, "omnicache: {}: {}\n", what, *warning);
   }
 }
 

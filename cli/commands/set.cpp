@@ -42,23 +42,24 @@ run_set(Globals& globals, const SetOptions& options)
     fmt::print(stderr, "omnicache: reading the value of {} from standard input (end it with Ctrl-D)\n", options.key);
   }
   const std::string value = from_stdin ? read_stdin() : *options.value;
-  protocol::Json fields{{"key", options.key}, {"tags", options.tags}};
-  if (const auto ttl = ttl_ms(options.ttl)) {
-    fields["ttl_ms"] = *ttl;
-  }
+  protocol::ops::SetRequest request;
+  request.key = options.key;
+  request.tags = options.tags;
+  request.ttl_ms = ttl_ms(options.ttl);
   if (!options.layer.empty()) {
-    fields["layer"] = options.layer;
+    request.layer = options.layer;
   }
   if (!options.deps.empty()) {
-    fields["deps"] = options.deps;
+    request.deps = options.deps;
   }
-  if (options.only_missing || options.only_present) {
-    fields[options.only_missing ? "only_missing" : "only_present"] = true;
-  }
+  request.only_missing = options.only_missing;
+  request.only_present = options.only_present;
+  request.value.bytes = value;
   auto client = Client::connect(globals);
-  const auto reply = client.call("set", std::move(fields), value);
-  // A daemon that predates only_missing / only_present does not send stored.
-  const bool stored = reply.header.value("stored", true);
+  const auto reply = client.call<protocol::ops::Set>(request);
+  // Only a conditional set can write nothing; a daemon that predates
+  // only_missing / only_present does not send stored at all.
+  const bool stored = reply.stored || !(options.only_missing || options.only_present);
   if (!stored) {
     if (globals.json) {
       output::print_json({{"key", options.key}, {"stored", false}, {"replaced", false}});
@@ -70,11 +71,11 @@ run_set(Globals& globals, const SetOptions& options)
   if (globals.json) {
     output::print_json({{"key", options.key},
                         {"stored", true},
-                        {"replaced", reply.header.value("replaced", false)},
+                        {"replaced", reply.replaced},
                         {"bytes", value.size()},
-                        {"ttl_ms", reply.header.value("ttl_ms", protocol::Json(nullptr))}});
+                        {"ttl_ms", time_or_null(reply.ttl_ms)}});
   } else if (globals.verbose) {
-    const auto ttl = reply.header.value("ttl_ms", protocol::Json(nullptr));
+    const auto ttl = time_or_null(reply.ttl_ms);
     fmt::print(stderr, "stored {} ({} bytes, ttl {})\n", options.key, value.size(),
                ttl.is_number() ? protocol::format_duration_ms(ttl.get<std::int64_t>()) : "never");
   }

@@ -403,13 +403,14 @@ add_stats(CLI::App& app, Globals& globals)
       return;
     }
     auto client = Client::connect(globals);
-    auto reply = client.call("stats", {{"all_tenants", *all}});
-    reply.header.erase("id");
-    reply.header.erase("ok");
+    protocol::ops::StatsRequest request;
+    request.all_tenants = *all;
+    // The reply as the daemon sent it, less the envelope.
+    const auto stats = protocol::ops::to_reply_header(client.call<protocol::ops::Stats>(request));
     if (globals.json) {
-      output::print_json(reply.header);
+      output::print_json(stats);
     } else {
-      fmt::print("{}", render(reply.header, globals.verbose));
+      fmt::print("{}", render(stats, globals.verbose));
     }
   });
 }

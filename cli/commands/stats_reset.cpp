@@ -19,14 +19,17 @@ void
 reset_stats(Globals& globals, bool all_tenants)
 {
   auto client = Client::connect(globals);
-  client.call("stats_reset", {{"all_tenants", all_tenants}});
+  protocol::ops::StatsRequest request;
+  request.all_tenants = all_tenants;
+  client.call<protocol::ops::StatsReset>(request);
   // What stays is read after the reset, so that it is what the next stats shows.
-  const auto after = client.call("stats", {{"all_tenants", all_tenants}});
-  const auto entries = after.header["totals"].value("entries", std::int64_t{0});
-  const std::string whose =
-    all_tenants ? std::string("all tenants") : fmt::format("tenant {}", after.header.value("tenant", ""));
+  const auto after = client.call<protocol::ops::Stats>(request);
+  const auto entries = after.totals.value("entries", std::int64_t{0});
+  const auto tenant = after.tenant.value_or(std::nullopt);
+  const std::string whose = all_tenants ? std::string("all tenants") : fmt::format("tenant {}", tenant.value_or(""));
   if (globals.json) {
-    output::print_json({{"reset", true}, {"tenant", after.header["tenant"]}, {"entries", entries}});
+    output::print_json(
+      {{"reset", true}, {"tenant", tenant ? protocol::Json(*tenant) : protocol::Json(nullptr)}, {"entries", entries}});
   } else if (!globals.quiet) {
     output::print_line(
       fmt::format("Statistics zeroed for {} and the daemon; {} {} kept.", whose, entries, entries == 1 ? "entry" : "entries"));

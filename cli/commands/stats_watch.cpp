@@ -195,8 +195,10 @@ private:
   Reading
   take()
   {
-    auto reply = m_client->call("stats", {{"all_tenants", m_all_tenants}});
-    return Reading{std::move(reply.header), Clock::now(), output::now_ms()};
+    protocol::ops::StatsRequest request;
+    request.all_tenants = m_all_tenants;
+    return Reading{protocol::ops::to_reply_header(m_client->call<protocol::ops::Stats>(request)), Clock::now(),
+                   output::now_ms()};
   }
 
   Globals& m_globals;

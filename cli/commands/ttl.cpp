@@ -31,12 +31,14 @@ int
 run_ttl(Globals& globals, const std::string& key, bool in_ms)
 {
   auto client = Client::connect(globals);
-  const auto reply = client.call("inspect", {{"key", key}});
-  const bool found = reply.header.value("found", false);
+  protocol::ops::InspectRequest request;
+  request.key = key;
+  const auto reply = client.call<protocol::ops::Inspect>(request);
+  const bool found = reply.found;
   Json ttl_ms = nullptr;
   std::int64_t shown = k_ttl_missing;
   if (found) {
-    ttl_ms = reply.header["entry"].value("ttl_ms", Json(nullptr));
+    ttl_ms = reply.entry.value_or(Json::object()).value("ttl_ms", Json(nullptr));
     // Rounded to the nearest second, as redis does; an entry this close to
     // expiring still shows 0, not -1.
     shown = !ttl_ms.is_number() ? k_ttl_never

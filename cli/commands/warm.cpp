@@ -259,7 +259,7 @@ run_warm(Globals& globals, const WarmOptions& options)
   std::optional<Client> client; // until the import takes it over
   if (!options.dry_run) {
     client.emplace(Client::connect(globals));
-    client->call("ping"); // for the daemon's limits, in its hello
+    client->call<protocol::ops::Ping>({}); // for the daemon's limits, in its hello
   }
   const Json server = client ? client->server() : Json::object();
   const warm::RowMapper mapper(row_defaults(options), row_limits(server, settings));

@@ -1,8 +1,10 @@
 #pragma once
 
+#include "cli/client.hpp"
 #include "cli/globals.hpp"
 #include "protocol/connection.hpp"
 #include "protocol/message.hpp"
+#include "protocol/ops/ops.hpp"
 
 #include <cstdint>
 #include <span>
@@ -43,6 +45,33 @@ public:
 
   // One request without a value; the reply's value is not read.
   Reply call(std::string_view op, protocol::Json fields);
+
+  // The typed forms: the operation's request struct out, its reply struct
+  // in (a reply that does not read as one is the daemon's error, as for
+  // Client), the reply's value left to read_value().
+  template <class Op>
+  struct Answer
+  {
+    typename Op::Reply reply;
+    std::uint64_t value_size = 0;
+  };
+  template <class Op>
+  void send(const typename Op::Request& request, std::string_view prefix = {}, std::span<const int> files = {})
+  {
+    send(Op::name, protocol::ops::to_header(request), prefix, files);
+  }
+  template <class Op>
+  Answer<Op> receive()
+  {
+    auto raw = receive();
+    return {Client::read_reply<typename Op::Reply>(Op::name, raw.header), raw.value_size};
+  }
+  template <class Op>
+  Answer<Op> call(const typename Op::Request& request)
+  {
+    send<Op>(request);
+    return receive<Op>();
+  }
 
 private:
   Channel(protocol::Connection connection, std::string tenant);

@@ -188,32 +188,39 @@ wait_for(pid_t pid)
 void
 answer_row(Client& client, const ExecOptions& options, std::int64_t wait_ms, Entry& row, Report& report)
 {
+  protocol::ops::GetOrLeaseRequest lease;
+  lease.key = row.key;
+  lease.layer = row.layer;
+  lease.wait_ms = wait_ms;
+  protocol::ops::ReleaseRequest release;
+  release.key = row.key;
   for (;;) {
-    const auto reply =
-      client.call("get_or_lease", {{"key", row.key}, {"layer", row.layer}, {"wait_ms", wait_ms}});
-    if (reply.header.value("found", false)) {
+    const auto reply = client.call<protocol::ops::GetOrLease>(lease);
+    if (reply.found) {
       report.add_stored(0, 1);
       return;
     }
-    if (reply.header.value("lease", false)) {
+    if (reply.lease.value_or(false)) {
       break;
     }
   }
   auto result = run_command(options.command, row.prompt, {{"OMNICACHE_WARM_MODEL", row.model}});
   report.add_executed();
   if (const auto failure = command_failure(result.wait_status)) {
-    client.call("release", {{"key", row.key}});
+    client.call<protocol::ops::Release>(release);
     report.fail(row.line, fmt::format("--exec command {}", *failure));
     return;
   }
   row.meta = RowMapper::meta_for(row.model, result.output);
   try {
-    client.call("set", set_fields(row), result.output);
+    auto request = set_request(row);
+    request.value.bytes = result.output;
+    client.call<protocol::ops::Set>(request);
   } catch (const CliError& e) {
     if (e.exit_code() != k_exit_usage) {
       throw;
     }
-    client.call("release", {{"key", row.key}});
+    client.call<protocol::ops::Release>(release);
     report.fail(row.line, e.what());
     return;
   }

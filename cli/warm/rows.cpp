@@ -242,23 +242,17 @@ column_of(std::string_view name)
   return Column::unknown;
 }
 
-Json
-set_fields(const Entry& entry)
+protocol::ops::SetRequest
+set_request(const Entry& entry)
 {
-  Json fields{{"key", entry.key}, {"layer", entry.layer}};
-  if (!entry.tags.empty()) {
-    fields["tags"] = entry.tags;
-  }
-  if (entry.ttl_ms) {
-    fields["ttl_ms"] = *entry.ttl_ms;
-  }
-  if (!entry.meta.is_null()) {
-    fields["meta"] = entry.meta;
-  }
-  if (!entry.deps.is_null()) {
-    fields["deps"] = entry.deps;
-  }
-  return fields;
+  protocol::ops::SetRequest request;
+  request.key = entry.key;
+  request.layer = entry.layer;
+  request.tags = entry.tags;
+  request.ttl_ms = entry.ttl_ms;
+  request.meta = entry.meta;
+  request.deps = entry.deps;
+  return request;
 }
 
 RowMapper::RowMapper(RowDefaults defaults, RowLimits limits)

@@ -2,6 +2,7 @@
 
 #include "cli/import/table_reader.hpp"
 #include "protocol/message.hpp"
+#include "protocol/ops/entries.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -62,9 +63,9 @@ struct Failure
 
 using Mapped = std::variant<Entry, Failure>;
 
-// The fields of a `set` (or of an `mset` entry, but for its size) that
-// stores `entry`.
-protocol::Json set_fields(const Entry& entry);
+// The `set` (or, but for its size, the `mset` entry) that stores `entry`,
+// without its value.
+protocol::ops::SetRequest set_request(const Entry& entry);
 
 class RowMapper
 {

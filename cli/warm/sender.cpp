@@ -46,7 +46,7 @@ json_string_bytes(std::string_view text)
   return n;
 }
 
-// An upper bound of the entry's length in the mset header, as set_fields()
+// An upper bound of the entry's length in the mset header, as set_request()
 // and the size make it: {"key":K,"layer":L,"meta":{...},"size":N,"tags":[...],
 // "ttl_ms":N}, and the comma before it. Exact but for the numbers' digits, so
 // that each request carries as many entries as the header limit allows.
@@ -126,14 +126,17 @@ send_entries(Client& client, std::span<const Entry* const> entries, bool only_mi
       Json list = Json::array();
       std::string values;
       for (const Entry* entry : entries) {
-        auto fields = set_fields(*entry);
+        auto fields = protocol::ops::to_header(set_request(*entry));
         fields["size"] = entry->value->size();
         list.push_back(std::move(fields));
         values += *entry->value;
       }
-      const auto reply = client.call("mset", {{"entries", std::move(list)}, {"only_missing", only_missing}}, values);
-      report.add_stored(reply.header.value("stored", std::uint64_t{0}),
-                        reply.header.value("skipped", std::uint64_t{0}));
+      protocol::ops::MsetRequest request;
+      request.entries = std::move(list);
+      request.only_missing = only_missing;
+      request.value.bytes = values;
+      const auto reply = client.call<protocol::ops::Mset>(request);
+      report.add_stored(reply.stored, reply.skipped);
       return;
     } catch (const CliError& e) {
       if (e.exit_code() != k_exit_usage) {
