@@ -80,12 +80,6 @@ queue_write(Context& context, store::WriteJob job)
 } // namespace
 
 std::string
-tenant_of(const protocol::Request& request)
-{
-  return tenant_of(protocol::optional_string(request.header, "tenant"));
-}
-
-std::string
 tenant_of(const std::optional<std::string>& tenant)
 {
   if (!tenant) {
@@ -102,12 +96,6 @@ tenant_of(const std::optional<std::string>& tenant)
   return *tenant;
 }
 
-std::string
-key_of(const Json& fields, const protocol::Settings& settings, const char* field)
-{
-  return checked_key(protocol::required_string(fields, field), settings, field);
-}
-
 const std::string&
 checked_key(const std::string& key, const protocol::Settings& settings, const char* field)
 {
@@ -116,12 +104,6 @@ checked_key(const std::string& key, const protocol::Settings& settings, const ch
   }
   check_length("key", key, settings.max_key_bytes, "limits.max_key_bytes");
   return key;
-}
-
-std::vector<std::string>
-keys_of(const Json& fields, const protocol::Settings& settings)
-{
-  return checked_keys(protocol::optional_strings(fields, "keys"), settings);
 }
 
 const std::vector<std::string>&
@@ -137,12 +119,6 @@ checked_keys(const std::vector<std::string>& keys, const protocol::Settings& set
     check_length("key", key, settings.max_key_bytes, "limits.max_key_bytes");
   }
   return keys;
-}
-
-std::vector<std::string>
-tags_of(const Json& fields, const protocol::Settings& settings)
-{
-  return checked_tags(protocol::optional_strings(fields, "tags"), settings);
 }
 
 const std::vector<std::string>&
@@ -162,12 +138,6 @@ checked_tags(const std::vector<std::string>& tags, const protocol::Settings& set
 }
 
 std::string
-layer_of(const Json& fields, bool required_default)
-{
-  return checked_layer(protocol::optional_string(fields, "layer"), required_default);
-}
-
-std::string
 checked_layer(const std::optional<std::string>& layer, bool required_default)
 {
   if (!layer) {
@@ -182,12 +152,6 @@ checked_layer(const std::optional<std::string>& layer, bool required_default)
     throw Error(ErrorCode::bad_request, fmt::format("unknown layer '{}' (layers: {})", *layer, names));
   }
   return *layer;
-}
-
-std::string
-pattern_of(const Json& fields)
-{
-  return protocol::optional_string(fields, "pattern").value_or(std::string());
 }
 
 store::Selector
@@ -209,13 +173,6 @@ page_limit_of(std::optional<std::int64_t> given, std::int64_t by_default, std::i
     throw Error(ErrorCode::bad_request, fmt::format("field 'limit' must be from 1 to {}, got {}", most, limit));
   }
   return static_cast<std::size_t>(limit);
-}
-
-std::vector<store::Dependency>
-deps_of(const Json& fields, const protocol::Settings& settings)
-{
-  const auto it = fields.find("deps");
-  return checked_deps(it == fields.end() ? Json() : *it, settings);
 }
 
 std::vector<store::Dependency>
@@ -255,13 +212,6 @@ checked_deps(const Json& given, const protocol::Settings& settings)
 }
 
 std::string
-meta_of(const Json& fields)
-{
-  const auto meta = fields.find("meta");
-  return checked_meta(meta == fields.end() ? Json() : *meta);
-}
-
-std::string
 checked_meta(const Json& meta)
 {
   if (meta.is_null()) {
@@ -274,12 +224,6 @@ checked_meta(const Json& meta)
 }
 
 std::int64_t
-ttl_of(const Json& fields, const protocol::Settings& settings, const std::string& layer)
-{
-  return checked_ttl(protocol::optional_int(fields, "ttl_ms"), settings, layer);
-}
-
-std::int64_t
 checked_ttl(std::optional<std::int64_t> ttl, const protocol::Settings& settings, const std::string& layer)
 {
   if (ttl && (*ttl < 0 || *ttl > protocol::k_max_ttl_ms)) {
@@ -287,20 +231,6 @@ checked_ttl(std::optional<std::int64_t> ttl, const protocol::Settings& settings,
                                                     protocol::k_max_ttl_ms, *ttl));
   }
   return ttl ? *ttl : settings.default_ttl_ms(layer);
-}
-
-store::EntryWrite
-entry_of(const Json& fields, const protocol::Settings& settings, const std::string& tenant)
-{
-  store::EntryWrite entry;
-  entry.tenant = tenant;
-  entry.key = key_of(fields, settings);
-  entry.layer = layer_of(fields, true);
-  entry.tags = tags_of(fields, settings);
-  entry.deps = deps_of(fields, settings);
-  entry.ttl_ms = ttl_of(fields, settings, entry.layer);
-  entry.meta = meta_of(fields);
-  return entry;
 }
 
 store::EntryWrite
@@ -340,22 +270,6 @@ hit_of(Context& context, const std::string& tenant, store::Hit hit, bool from_sh
   return reply;
 }
 
-protocol::Reply
-hit_reply(Context& context, const protocol::Request& request, const std::string& tenant, store::Hit hit,
-          bool from_shared_tier)
-{
-  return reply_of(request.id, hit_of(context, tenant, std::move(hit), from_shared_tier));
-}
-
-protocol::Reply
-ok_reply(const protocol::Request& request, Json fields)
-{
-  protocol::Reply reply;
-  reply.id = request.id;
-  reply.header = std::move(fields);
-  return reply;
-}
-
 void
 submit_job(Context& context, std::function<void(store::Writer&)> apply,
            std::function<void(std::exception_ptr)> finished, store::TenantKeys settles)
@@ -366,27 +280,6 @@ submit_job(Context& context, std::function<void(store::Writer&)> apply,
     store::Origin{context.connection->id, true},
     std::move(settles),
   });
-}
-
-void
-submit_write(Context& context, const protocol::Request& request, std::function<Json(store::Writer&)> apply,
-             Completion done, store::TenantKeys settles)
-{
-  auto result = std::make_shared<Json>();
-  const std::uint64_t id = request.id;
-  submit_job(
-    context, [result, apply = std::move(apply)](store::Writer& writer) { *result = apply(writer); },
-    [result, id, done = std::move(done)](std::exception_ptr error) {
-      if (!error) {
-        protocol::Reply reply;
-        reply.id = id;
-        reply.header = std::move(*result);
-        done(std::move(reply));
-        return;
-      }
-      Done<Json>(id, done).fail(error);
-    },
-    std::move(settles));
 }
 
 } // namespace omnicache::daemon

@@ -113,40 +113,6 @@ std::span<const OpSpec> op_table();
 const OpSpec* find_op(std::string_view name);
 std::size_t op_index(const OpSpec& spec);
 
-// Field helpers shared by the handlers. Each throws Error(bad_request) or
-// Error(too_large) naming the field and the limit.
-std::string tenant_of(const protocol::Request& request);
-std::string key_of(const protocol::Json& fields, const protocol::Settings& settings, const char* field = "key");
-std::vector<std::string> keys_of(const protocol::Json& fields, const protocol::Settings& settings);
-std::vector<std::string> tags_of(const protocol::Json& fields, const protocol::Settings& settings);
-std::string layer_of(const protocol::Json& fields, bool required_default);
-std::string pattern_of(const protocol::Json& fields);
-// `deps`: an array of names, or of {"name": ..., "version": ...} objects.
-std::vector<store::Dependency> deps_of(const protocol::Json& header, const protocol::Settings& settings);
-// `meta`: a JSON object, as text (empty when absent).
-std::string meta_of(const protocol::Json& header);
-std::int64_t ttl_of(const protocol::Json& header, const protocol::Settings& settings, const std::string& layer);
-// An entry as set and mset describe it (key, layer, ttl_ms, tags, deps,
-// meta), without its value.
-store::EntryWrite entry_of(const protocol::Json& fields, const protocol::Settings& settings, const std::string& tenant);
-
-// The reply fields of a hit; counts what it saved per model (from the
-// entry's metadata and [prices]).
-// With a shared tier, says which tier answered ("tier": "L1" or "L2") and counts it.
-protocol::Reply hit_reply(Context& context, const protocol::Request& request, const std::string& tenant,
-                          store::Hit hit, bool from_shared_tier = false);
-
-protocol::Reply ok_reply(const protocol::Request& request, protocol::Json fields = protocol::Json::object());
-
-// Queues `apply` to the writer. Its result becomes the reply's fields once the
-// transaction holding it has committed; an exception becomes an error reply.
-// What follows the commit is not the handler's: the store tells its observers
-// (daemon/commit_effects.hpp) what the job changed, as from this connection,
-// and that the keys in `settles` (those it means to set) are settled.
-void submit_write(Context& context, const protocol::Request& request,
-                  std::function<protocol::Json(store::Writer&)> apply, Completion done,
-                  store::TenantKeys settles = {});
-
 // What a handler that finishes later keeps of its Context: the session's
 // Context lives only for the first call, these live as long as the work.
 struct HeldContext

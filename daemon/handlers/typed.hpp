@@ -95,12 +95,16 @@ run_typed_async(Context& context, const protocol::Request& request, Completion d
   handler(context, request_of<typename Op::Request>(request), Done<typename Op::Reply>(request.id, std::move(done)));
 }
 
-// Queues `apply` to the writer: what it returns is the reply once the
-// transaction holding it has committed; an exception becomes an error reply.
-// `settles`: the keys it means to set (see submit_write in handler.hpp).
+// Queues `apply` to the writer; `finished` runs once the transaction holding
+// it has committed, or with the error that stopped it. What follows the
+// commit is not the handler's: the store tells its observers
+// (daemon/commit_effects.hpp) what the job changed, as from this connection,
+// and that the keys in `settles` (those it means to set) are settled.
 void submit_job(Context& context, std::function<void(store::Writer&)> apply,
                 std::function<void(std::exception_ptr)> finished, store::TenantKeys settles);
 
+// submit_job for a typed handler: what `apply` returns is the reply once
+// committed; an exception becomes an error reply.
 template <class Reply, class Apply>
 void
 submit_typed_write(Context& context, Apply apply, Done<Reply> done, store::TenantKeys settles = {})
@@ -128,6 +132,7 @@ std::string checked_layer(const std::optional<std::string>& layer, bool required
 store::Selector listing_selector_of(const std::optional<std::string>& pattern, const std::optional<std::string>& layer,
                                     const std::vector<std::string>& tags, const protocol::Settings& settings);
 std::size_t page_limit_of(std::optional<std::int64_t> limit, std::int64_t by_default, std::int64_t most);
+// `deps`: an array of names, or of {"name": ..., "version": ...} objects.
 std::vector<store::Dependency> checked_deps(const protocol::Json& deps, const protocol::Settings& settings);
 // The meta object as stored: its text, or empty for none.
 std::string checked_meta(const protocol::Json& meta);
