@@ -1,7 +1,7 @@
 #include "daemon/handlers/typed.hpp"
+#include "protocol/error.hpp"
 
 #include <array>
-#include <stdexcept>
 #include <vector>
 
 namespace omnicache::daemon {
@@ -68,14 +68,16 @@ make_specs()
 {
   const auto ops_table = ops::op_table();
   if (ops_table.size() != k_bindings.size()) {
-    throw std::logic_error("the daemon's handlers and protocol::ops::op_table() list different operations");
+    throw protocol::Error(protocol::ErrorCode::internal,
+                          "the daemon's handlers and protocol::ops::op_table() list different operations");
   }
   std::vector<OpSpec> specs;
   for (std::size_t i = 0; i < ops_table.size(); ++i) {
     const auto& info = ops_table[i];
     const auto& binding = k_bindings[i];
     if (binding.name != info.name || (binding.sync == nullptr) == (binding.async == nullptr)) {
-      throw std::logic_error("the daemon's handler table is out of step with protocol::ops::op_table()");
+      throw protocol::Error(protocol::ErrorCode::internal,
+                            "the daemon's handler table is out of step with protocol::ops::op_table()");
     }
     specs.push_back({info.name, info.kind, binding.sync, binding.async});
   }

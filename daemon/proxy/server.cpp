@@ -8,8 +8,6 @@
 #include <boost/asio/post.hpp>
 #include <fmt/core.h>
 
-#include <stdexcept>
-
 namespace omnicache::daemon::proxy {
 
 namespace asio = boost::asio;
@@ -23,7 +21,7 @@ split_host_port(const std::string& address)
 {
   const auto colon = address.rfind(':');
   if (colon == std::string::npos) {
-    throw std::runtime_error(fmt::format("proxy.listen '{}' is not HOST:PORT", address));
+    throw protocol::Error(protocol::ErrorCode::config, fmt::format("proxy.listen '{}' is not HOST:PORT", address));
   }
   std::string host = address.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
@@ -38,7 +36,7 @@ make_upstream(asio::io_context& io, const std::string& url, std::string_view set
   try {
     return std::make_unique<Upstream>(io, url);
   } catch (const protocol::Error& e) {
-    throw std::invalid_argument(fmt::format("{} '{}': {}", setting, url, e.what()));
+    throw protocol::Error(protocol::ErrorCode::config, fmt::format("{} '{}': {}", setting, url, e.what()));
   }
 }
 
@@ -77,7 +75,8 @@ ProxyServer::listen(const std::string& address)
   boost::system::error_code ec;
   const auto endpoints = resolver.resolve(host, port, Tcp::resolver::passive | Tcp::resolver::numeric_service, ec);
   if (ec || endpoints.empty()) {
-    throw std::runtime_error(fmt::format("cannot resolve proxy.listen '{}': {}", address, ec.message()));
+    throw protocol::Error(protocol::ErrorCode::io,
+                          fmt::format("cannot resolve proxy.listen '{}': {}", address, ec.message()));
   }
   const Tcp::endpoint endpoint = endpoints.begin()->endpoint();
   Tcp::acceptor acceptor(io);
@@ -92,7 +91,8 @@ ProxyServer::listen(const std::string& address)
     acceptor.listen(asio::socket_base::max_listen_connections, ec);
   }
   if (ec) {
-    throw std::runtime_error(fmt::format("cannot listen on proxy.listen '{}': {}", address, ec.message()));
+    throw protocol::Error(protocol::ErrorCode::io,
+                          fmt::format("cannot listen on proxy.listen '{}': {}", address, ec.message()));
   }
   const auto bound = acceptor.local_endpoint();
   m_address = bound.address().is_v6() ? fmt::format("[{}]:{}", bound.address().to_string(), bound.port())

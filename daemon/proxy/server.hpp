@@ -22,14 +22,14 @@ class HttpSession;
 class ProxyServer final : public Front
 {
 public:
-  // Parses the upstream URLs; throws std::invalid_argument naming the
+  // Parses the upstream URLs; throws protocol::Error (config) naming the
   // setting for a bad one.
   ProxyServer(Shared& shared, const std::vector<std::unique_ptr<Worker>>& workers, const protocol::Settings& settings);
   ~ProxyServer() override;
   ProxyServer(const ProxyServer&) = delete;
   ProxyServer& operator=(const ProxyServer&) = delete;
 
-  // Binds proxy.listen. Throws std::runtime_error saying why it cannot.
+  // Binds proxy.listen. Throws protocol::Error saying why it cannot.
   void listen(const std::string& address);
   // HOST:PORT actually bound (the port chosen when proxy.listen asked for 0).
   const std::string& address() const override { return m_address; }

@@ -1,5 +1,7 @@
 #include "daemon/tier/follower.hpp"
 
+#include "protocol/error.hpp"
+
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 #include <openssl/rand.h>
@@ -24,7 +26,7 @@ random_word()
 {
   unsigned char bytes[12];
   if (RAND_bytes(bytes, sizeof bytes) != 1) {
-    throw std::runtime_error("no random bytes for the shared tier's epoch");
+    throw protocol::Error(protocol::ErrorCode::io, "no random bytes for the shared tier's epoch");
   }
   std::string out;
   for (const unsigned char b : bytes) {

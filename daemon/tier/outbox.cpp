@@ -91,7 +91,7 @@ load_outbox(const std::string& path)
   std::vector<RedisReply> values;
   try {
     values = parse_replies(text.str());
-  } catch (const std::runtime_error& e) {
+  } catch (const protocol::Error& e) {
     throw OutboxError(fmt::format("{} is not an outbox file: {}", path, e.what()));
   }
   if (values.empty() || !is_word_list(values.front()) || values.front().elements.size() < 2

@@ -1,6 +1,7 @@
 #include "daemon/tier/redis.hpp"
 
 #include "daemon/net/http.hpp"
+#include "protocol/error.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
@@ -88,7 +89,8 @@ parse_replies(std::string_view bytes)
   for (;;) {
     void* raw = nullptr;
     if (redisReaderGetReply(reader.get(), &raw) != REDIS_OK) {
-      throw std::runtime_error(fmt::format("not RESP after {} complete values: {}", replies.size(), reader->errstr));
+      throw protocol::Error(protocol::ErrorCode::bad_file,
+                            fmt::format("not RESP after {} complete values: {}", replies.size(), reader->errstr));
     }
     if (raw == nullptr) {
       break;
@@ -97,7 +99,8 @@ parse_replies(std::string_view bytes)
     freeReplyObject(raw);
   }
   if (reader->pos != reader->len) {
-    throw std::runtime_error(fmt::format("cut short after {} complete values", replies.size()));
+    throw protocol::Error(protocol::ErrorCode::bad_file,
+                          fmt::format("cut short after {} complete values", replies.size()));
   }
   return replies;
 }

@@ -44,8 +44,8 @@ using RedisCommand = std::vector<std::string>;
 // The command in RESP, as it goes to Redis (hiredis formats it).
 std::string format_command(const RedisCommand& command);
 // Every value in `bytes`, which holds RESP and nothing else (a file of
-// commands, say). Throws std::runtime_error naming how far it got when the
-// bytes are not RESP or end inside a value.
+// commands, say). Throws protocol::Error (bad_file) naming how far it got
+// when the bytes are not RESP or end inside a value.
 std::vector<RedisReply> parse_replies(std::string_view bytes);
 
 // `error` is empty when Redis answered (the reply may still be an error
