@@ -1,9 +1,10 @@
 #include "store/semantic/lexical.hpp"
 
+#include "protocol/error.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
-#include <stdexcept>
 
 // The scheme, version 1 (change k_scheme when any of this changes, so that
 // stored vectors are known to be stale):
@@ -201,8 +202,9 @@ LexicalEmbedder::LexicalEmbedder(LexicalConfig config)
   : m_dim(config.dim)
 {
   if (m_dim < k_lexical_min_dim || m_dim > k_lexical_max_dim) {
-    throw std::invalid_argument("lexical embedder: dim must be between " + std::to_string(k_lexical_min_dim) +
-                                " and " + std::to_string(k_lexical_max_dim));
+    throw protocol::Error(protocol::ErrorCode::config,
+                          "lexical embedder: dim must be between " + std::to_string(k_lexical_min_dim) + " and " +
+                            std::to_string(k_lexical_max_dim));
   }
   m_version = std::string(k_scheme) + "/d" + std::to_string(m_dim);
 }
@@ -219,7 +221,7 @@ void
 LexicalEmbedder::embed(std::string_view text, std::span<float> out) const
 {
   if (out.size() != m_dim) {
-    throw std::invalid_argument("lexical embedder: output size differs from dim");
+    throw protocol::Error(protocol::ErrorCode::internal, "lexical embedder: output size differs from dim");
   }
   std::array<float, k_lexical_max_dim> char_storage; // only the first dim() are used, zeroed below
   const std::span<float> words = out;

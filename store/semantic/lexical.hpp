@@ -54,7 +54,7 @@ inline constexpr float k_lexical_default_threshold = 0.95f;
 class LexicalEmbedder
 {
 public:
-  // Throws std::invalid_argument when dim is out of range.
+  // Throws protocol::Error (config) when dim is out of range.
   explicit LexicalEmbedder(LexicalConfig config = {});
 
   std::size_t dim() const { return m_dim; }

@@ -1,15 +1,19 @@
+#include "protocol/error.hpp"
 #include "store/semantic/guard.hpp"
 #include "store/semantic/lexical.hpp"
 #include "store/semantic/numbers.hpp"
+#include "tests/unit/helpers.hpp"
 
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 using namespace omnicache::store::semantic;
+using omnicache::protocol::Error;
+using omnicache::protocol::ErrorCode;
+using omnicache::unit::thrown;
 
 namespace {
 
@@ -154,10 +158,20 @@ TEST_SUITE("store.semantic.lexical")
 
   TEST_CASE("a dimension out of range is refused")
   {
-    CHECK_THROWS_AS(LexicalEmbedder(LexicalConfig{8}), std::invalid_argument);
-    CHECK_THROWS_AS(LexicalEmbedder(LexicalConfig{k_lexical_max_dim + 1}), std::invalid_argument);
+    for (const std::size_t dim : {std::size_t{8}, k_lexical_max_dim + 1}) {
+      CAPTURE(dim);
+      const auto error = thrown<Error>([&] { LexicalEmbedder{LexicalConfig{dim}}; });
+      REQUIRE(error);
+      CHECK(error->code() == ErrorCode::config);
+      CHECK(std::string(error->what()) ==
+            "lexical embedder: dim must be between " + std::to_string(k_lexical_min_dim) + " and " +
+              std::to_string(k_lexical_max_dim));
+    }
     std::vector<float> wrong_size(100);
-    CHECK_THROWS_AS(LexicalEmbedder().embed("text", wrong_size), std::invalid_argument);
+    const auto error = thrown<Error>([&] { LexicalEmbedder().embed("text", wrong_size); });
+    REQUIRE(error);
+    CHECK(error->code() == ErrorCode::internal);
+    CHECK(std::string(error->what()) == "lexical embedder: output size differs from dim");
   }
 }
 
