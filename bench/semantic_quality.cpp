@@ -14,6 +14,7 @@
 // A query is answered by the best-scoring of its K nearest entries (default
 // 3) that reaches the threshold and, with the guard on, that check_guard()
 // accepts.
+#include "protocol/error.hpp"
 #include "store/semantic/guard.hpp"
 #include "store/semantic/lexical.hpp"
 
@@ -34,6 +35,8 @@
 #include <vector>
 
 namespace sem = omnicache::store::semantic;
+using omnicache::protocol::Error;
+using omnicache::protocol::ErrorCode;
 using Json = nlohmann::ordered_json;
 
 namespace {
@@ -59,7 +62,7 @@ read_file(const std::filesystem::path& path)
 {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw std::runtime_error(path.string() + ": cannot open");
+    throw Error(ErrorCode::io, path.string() + ": cannot open");
   }
   std::ostringstream out;
   out << in.rdbuf();
@@ -71,14 +74,15 @@ load_gptcache(const std::filesystem::path& path)
 {
   const Json json = Json::parse(read_file(path), nullptr, false);
   if (!json.is_array()) {
-    throw std::runtime_error(path.string() + ": not a JSON array");
+    throw Error(ErrorCode::bad_file, path.string() + ": not a JSON array");
   }
   std::vector<Pair> pairs;
   for (std::size_t i = 0; i < json.size(); ++i) {
     const Json& item = json[i];
     if (!item.is_object() || !item.contains("origin") || !item["origin"].is_string() || !item.contains("similar") ||
         !item["similar"].is_string()) {
-      throw std::runtime_error(fmt::format("{}: item {} lacks string fields origin and similar", path.string(), i));
+      throw Error(ErrorCode::bad_file,
+                  fmt::format("{}: item {} lacks string fields origin and similar", path.string(), i));
     }
     pairs.push_back({item["origin"].get<std::string>(), item["similar"].get<std::string>(), true});
   }
@@ -108,8 +112,9 @@ load_paws(const std::filesystem::path& path)
       start = tab + 1;
     }
     if (fields.size() != 4 || (fields[3] != "0" && fields[3] != "1")) {
-      throw std::runtime_error(
-        fmt::format("{}:{}: expected id, sentence1, sentence2 and label 0 or 1, tab-separated", path.string(), number));
+      throw Error(ErrorCode::bad_file,
+                  fmt::format("{}:{}: expected id, sentence1, sentence2 and label 0 or 1, tab-separated",
+                              path.string(), number));
     }
     pairs.push_back({fields[1], fields[2], fields[3] == "1"});
   }

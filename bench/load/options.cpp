@@ -1,13 +1,13 @@
 #include "bench/load/options.hpp"
 
 #include "protocol/config.hpp"
+#include "protocol/error.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <stdexcept>
 
 namespace omnicache::bench {
 
@@ -50,7 +50,8 @@ parse_mix(const std::string& text)
       char* rest = nullptr;
       const unsigned long parsed = std::strtoul(number.c_str(), &rest, 10);
       if (number.empty() || *rest != '\0' || parsed > 1000000) {
-        throw std::invalid_argument(fmt::format("'{}': the weight must be a whole number", part));
+        throw protocol::Error(protocol::ErrorCode::config,
+                              fmt::format("'{}': the weight must be a whole number", part));
       }
       weight = static_cast<unsigned>(parsed);
     }
@@ -61,8 +62,8 @@ parse_mix(const std::string& text)
       }
     }
     if (found < 0) {
-      throw std::invalid_argument(
-        fmt::format("'{}': unknown operation (known: get, miss, set, invalidate, semantic)", name));
+      throw protocol::Error(protocol::ErrorCode::config,
+                            fmt::format("'{}': unknown operation (known: get, miss, set, invalidate, semantic)", name));
     }
     if (weight > 0) {
       mix.push_back({static_cast<Op>(found), weight});
@@ -70,7 +71,7 @@ parse_mix(const std::string& text)
     start = end + 1;
   }
   if (mix.empty()) {
-    throw std::invalid_argument("the mix has no operation with a weight above 0");
+    throw protocol::Error(protocol::ErrorCode::config, "the mix has no operation with a weight above 0");
   }
   return mix;
 }
@@ -116,7 +117,7 @@ parse_options(int argc, char** argv)
     options.mix = parse_mix(mix);
   } catch (const CLI::ParseError& e) {
     std::exit(app.exit(e));
-  } catch (const std::invalid_argument& e) {
+  } catch (const protocol::Error& e) {
     fmt::print(stderr, "omnicache-bench: --ops: {}\n", e.what());
     std::exit(2);
   }

@@ -41,7 +41,7 @@ struct Options
 // when it cannot return options.
 Options parse_options(int argc, char** argv);
 
-// "get=80,set=20" -> weights; throws std::invalid_argument naming the bad part.
+// "get=80,set=20" -> weights; throws protocol::Error (config) naming the bad part.
 std::vector<OpWeight> parse_mix(const std::string& text);
 
 } // namespace omnicache::bench

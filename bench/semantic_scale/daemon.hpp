@@ -2,19 +2,19 @@
 
 #include "bench/semantic_scale/options.hpp"
 #include "protocol/connection.hpp"
+#include "protocol/error.hpp"
 
 #include <fmt/core.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <stdexcept>
 #include <string>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <system_error>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -71,7 +71,7 @@ public:
     const auto started = Clock::now();
     m_pid = ::fork();
     if (m_pid < 0) {
-      throw std::system_error(errno, std::generic_category(), "fork");
+      throw protocol::Error(protocol::ErrorCode::io, fmt::format("fork: {}", std::strerror(errno)));
     }
     if (m_pid == 0) {
       exec();
@@ -80,7 +80,8 @@ public:
       int status = 0;
       if (::waitpid(m_pid, &status, WNOHANG) == m_pid) {
         m_pid = 0;
-        throw std::runtime_error(fmt::format("omnicached exited before serving; see {}", (m_dir / "log").string()));
+        throw protocol::Error(protocol::ErrorCode::unavailable,
+                              fmt::format("omnicached exited before serving; see {}", (m_dir / "log").string()));
       }
       try {
         protocol::Connection::open(socket().string(), 0).call("ping");
@@ -89,7 +90,7 @@ public:
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
     }
-    throw std::runtime_error("omnicached did not answer in time");
+    throw protocol::Error(protocol::ErrorCode::unavailable, "omnicached did not answer in time");
   }
 
   // SIGTERM, and the seconds until it has exited (it saves the index first).
@@ -102,13 +103,13 @@ public:
       if (::waitpid(m_pid, &status, WNOHANG) == m_pid) {
         m_pid = 0;
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-          throw std::runtime_error("omnicached did not exit cleanly");
+          throw protocol::Error(protocol::ErrorCode::internal, "omnicached did not exit cleanly");
         }
         return seconds_since(started);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    throw std::runtime_error("omnicached did not stop in time");
+    throw protocol::Error(protocol::ErrorCode::unavailable, "omnicached did not stop in time");
   }
 
 private:

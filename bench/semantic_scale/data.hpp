@@ -1,10 +1,10 @@
 #pragma once
 
 #include "bench/semantic_scale/options.hpp"
+#include "protocol/error.hpp"
 
 #include <cmath>
 #include <random>
-#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,7 +23,7 @@ public:
       m_seed(seed)
   {
     if (m_kind != "random" && m_kind != "clustered") {
-      throw std::runtime_error("unknown data kind '" + m_kind + "' (random or clustered)");
+      throw protocol::Error(protocol::ErrorCode::config, "unknown data kind '" + m_kind + "' (random or clustered)");
     }
     if (m_kind == "clustered") {
       for (std::size_t c = 0; c < k_clusters; ++c) {
