@@ -80,11 +80,13 @@ class Expiry(WithDaemon):
 
     def test_expire_gives_a_new_ttl_and_the_entry_then_expires(self):
         self.set("k", "value", "--ttl", "never", "--tag", "t")
-        result = self.cli("expire", "k", "1s")
+        # Long enough for the two reads below to come first on a slow
+        # (sanitized, loaded) machine; 1 s was not.
+        result = self.cli("expire", "k", "4s")
         self.assertEqual(result.stdout, b"")
-        self.assertIn(self.cli("ttl", "k").text.strip(), ("0", "1"))
+        self.assertIn(self.cli("ttl", "k").text.strip(), ("2", "3", "4"))
         self.assertEqual(self.cli("get", "k").stdout, b"value", "expire keeps the value")
-        wait_for(lambda: self.run_cli("get", "k").code == EXIT_MISS, message="k to expire after expire 1s")
+        wait_for(lambda: self.run_cli("get", "k").code == EXIT_MISS, message="k to expire after expire 4s")
         wait_for(lambda: self.totals()["entries"] == 0, message="the sweep to remove k")
         self.assertEqual(self.totals()["expirations"], 1)
 
@@ -95,11 +97,11 @@ class Expiry(WithDaemon):
         self.assertEqual(self.cli_json("expire", "k", "90s")["ttl_ms"], 90_000)
 
     def test_persist_removes_the_expiry(self):
-        self.set("k", "v", "--ttl", "1s")
+        self.set("k", "v", "--ttl", "3s")  # long enough for persist to come first on a slow machine
         self.assertEqual(self.cli("persist", "k").stdout, b"")
         self.assertEqual(self.cli("ttl", "k").text.strip(), "-1")
         self.assertIsNone(self.cli_json("inspect", "k")["entry"]["expires_ms"])
-        time.sleep(1.5)  # past the old TTL: the entry must still be there
+        time.sleep(3.5)  # past the old TTL: the entry must still be there
         self.assertEqual(self.cli("get", "k").stdout, b"v")
 
     def test_expire_and_persist_of_a_missing_key_exit_1_and_say_so(self):
