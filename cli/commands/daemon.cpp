@@ -12,6 +12,7 @@
 #include <chrono>
 #include <csignal>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <sys/file.h>
 #include <unistd.h>
@@ -93,21 +94,44 @@ run_start(Globals& globals)
   return k_exit_ok;
 }
 
-// Whether `pid` is a process that has not exited yet (a zombie has).
+// Whether a /proc/.../stat line ("pid (comm) S ...") is of a task that has
+// not exited: its state, after the last ')', is not Z or X.
+bool
+task_running(const std::string& stat_path)
+{
+  std::ifstream stat(stat_path);
+  std::string line;
+  if (!std::getline(stat, line)) {
+    return false; // gone while we looked
+  }
+  const auto close = line.rfind(')');
+  if (close == std::string::npos || close + 2 >= line.size()) {
+    return true;
+  }
+  return line[close + 2] != 'Z' && line[close + 2] != 'X';
+}
+
+// Whether `pid` is a process that has not exited yet. Its main thread can be
+// a zombie while other threads are still on their way out, holding what the
+// process holds: only when every thread has exited has it.
 bool
 process_running(int pid)
 {
   if (kill(pid, 0) != 0 && errno == ESRCH) {
     return false;
   }
-  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-  std::string line;
-  if (!std::getline(stat, line)) {
-    return true; // no /proc: trust kill()
+  std::error_code error;
+  const std::filesystem::path tasks = fmt::format("/proc/{}/task", pid);
+  std::filesystem::directory_iterator it(tasks, error);
+  if (error) {
+    return std::filesystem::exists("/proc/self", error) ? false : true; // no /proc: trust kill()
   }
-  // "pid (comm) S ...": the state follows the last ')'.
-  const auto close = line.rfind(')');
-  return close == std::string::npos || close + 2 >= line.size() || line[close + 2] != 'Z';
+  for (const auto& task : it) {
+    if (task_running((task.path() / "stat").string())) {
+      return true;
+    }
+  }
+  return false;
 }
 
 // Asks the running daemon to stop and waits until it is gone. Returns its
